@@ -1,0 +1,1 @@
+"""The ``vcval`` command line: a thin layer of argparse over library functions."""

@@ -1,0 +1,54 @@
+"""Entry point of ``vcval``. Each subcommand lives in its own module with a ``register(subparsers)``
+function that adds its parser and sets ``handler`` to a function taking the parsed arguments and
+returning an exit code. Errors of the suite (:class:`~benchmark.errors.VcvalError`) are printed
+without a traceback and exit with status 2."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from benchmark import __version__
+from benchmark.errors import VcvalError
+
+# Modules that each add one or more subcommands, in the order `vcval --help` lists them.
+COMMAND_MODULES = (
+    "benchmark.cli.demo_command",
+    "benchmark.cli.data_command",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vcval",
+        description=(
+            "Benchmark suite for video corpus visual answer localization (VCVAL): find the video that "
+            "answers a question and the time span that shows the answer."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"vcval {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help()
+        return 0
+    try:
+        return int(args.handler(args) or 0)
+    except VcvalError as error:
+        print(f"vcval {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Per-split statistics of a loaded benchmark (``vcval data describe``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from benchmark.data.loader import Benchmark
+from benchmark.data.sources import SPLITS
+from benchmark.records import Annotation, Video
+
+
+@dataclass(frozen=True)
+class SplitStatistics:
+    split: str
+    questions: int
+    videos: int
+    hours: float
+    mean_video_length_s: float
+    mean_answer_length_s: float
+    subtitle_coverage: float  # share of the split's videos that have at least one subtitle piece
+    mean_pieces_per_video: float
+    features_coverage: float  # share of the split's videos that have a feature file
+
+
+def split_statistics(name: str, annotations: list[Annotation], videos: list[Video]) -> SplitStatistics:
+    count = max(len(videos), 1)
+    return SplitStatistics(
+        split=name,
+        questions=len(annotations),
+        videos=len(videos),
+        hours=round(sum(v.duration for v in videos) / 3600, 2),
+        mean_video_length_s=round(sum(v.duration for v in videos) / count, 1),
+        mean_answer_length_s=round(sum(a.end - a.start for a in annotations) / max(len(annotations), 1), 1),
+        subtitle_coverage=round(sum(bool(v.pieces) for v in videos) / count, 3),
+        mean_pieces_per_video=round(sum(len(v.pieces) for v in videos) / count, 1),
+        features_coverage=round(sum(v.feature_path is not None for v in videos) / count, 3),
+    )
+
+
+def describe(benchmark: Benchmark) -> dict:
+    """Statistics per split and over all splits (each video counted once), plus what is missing."""
+    rows = []
+    all_annotations: list[Annotation] = []
+    all_videos: dict[str, Video] = {}
+    for split in SPLITS:
+        data = benchmark.splits[split]
+        rows.append(split_statistics(split, list(data.annotations), list(data.videos.values())))
+        all_annotations += data.annotations
+        all_videos.update(data.videos)
+    rows.append(split_statistics("all", all_annotations, list(all_videos.values())))
+    return {
+        "data_dir": benchmark.data_dir,
+        "format": benchmark.data_format,
+        "fingerprint": benchmark.fingerprint,
+        "splits": [asdict(row) for row in rows],
+        "corpus_only_videos": len(benchmark.corpus_videos),
+        "videos_without_subtitles": len(benchmark.videos_without_subtitles),
+        "questions_without_subtitles": sum(
+            a.video_id in set(benchmark.videos_without_subtitles) for a in all_annotations),
+    }
+
+
+def render_description(description: dict) -> str:
+    header = ("split", "questions", "videos", "hours", "mean video s", "mean answer s", "subtitles", "pieces/video",
+              "features")
+    lines = [f"data: {description['data_dir']} (format {description['format']})",
+             f"fingerprint: {description['fingerprint']}", ""]
+    table = [header]
+    for row in description["splits"]:
+        table.append((row["split"], str(row["questions"]), str(row["videos"]), f"{row['hours']:.2f}",
+                      f"{row['mean_video_length_s']:.1f}", f"{row['mean_answer_length_s']:.1f}",
+                      f"{100 * row['subtitle_coverage']:.0f}%", f"{row['mean_pieces_per_video']:.1f}",
+                      f"{100 * row['features_coverage']:.0f}%"))
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for row in table:
+        lines.append("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    if description["corpus_only_videos"]:
+        lines.append(f"\n{description['corpus_only_videos']} more videos from corpus.json join every split's corpus.")
+    if description["videos_without_subtitles"]:
+        lines.append(f"\nwarning: {description['videos_without_subtitles']} videos "
+                     f"({description['questions_without_subtitles']} questions) have no subtitles; pass "
+                     "--subtitles DIR with <video_id>.json/.vtt/.srt files.")
+    return "\n".join(lines)

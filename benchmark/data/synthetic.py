@@ -1,0 +1,180 @@
+"""Synthetic MedVidCQA: a deterministic generator (by seed) of questions, subtitled videos and I3D-like
+features in the CCGS layout, for the demo and the tests.
+
+How the signal is planted, so that every channel matters but none is trivial:
+
+* Each video belongs to a *topic*; videos of a topic share topic words, so a question's words also occur
+  in other videos (lexical retrieval is informative, not decisive).
+* Each question is asked about a *segment* (its answer span). The segment has key words drawn from its
+  video's words; pieces inside the segment say them often, pieces elsewhere in the video sometimes.
+* Each segment shows a *visual concept*: its clips carry the concept's direction in feature space (and a
+  shared "answer-ness" direction). The question names the concept with a word that the subtitles never
+  say, so only the visual channel can use it.
+
+Statistics of ``full`` follow the real MedVidQA (video length log-normal with mean ~390 s and median
+~318 s; answers log-normal with mean ~62 s; ~3.4 questions per video; subtitle pieces of 2-6 s).
+Synthetic numbers are not MedVidCQA results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.data.sources import FEATURE_DIM, SPLIT_FILE_STEMS, SPLITS
+from benchmark.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SyntheticSize:
+    questions: dict[str, int]
+    videos: dict[str, int]
+    video_length_median_s: float
+    video_length_sigma: float = 0.635
+    answer_length_median_s: float = 51.5
+    answer_length_sigma: float = 0.617
+    topics: int = 40
+    concepts: int = 64
+    vocabulary: int = 6000
+
+
+SIZES = {
+    "tiny": SyntheticSize({"train": 48, "validation": 12, "test": 12}, {"train": 12, "validation": 4, "test": 4},
+                          video_length_median_s=100.0, answer_length_median_s=25.0, topics=4, concepts=8,
+                          vocabulary=600),
+    "mini": SyntheticSize({"train": 320, "validation": 40, "test": 40}, {"train": 96, "validation": 12, "test": 12},
+                          video_length_median_s=160.0, answer_length_median_s=35.0, topics=12, concepts=24,
+                          vocabulary=2500),
+    "full": SyntheticSize({"train": 2710, "validation": 145, "test": 155}, {"train": 800, "validation": 49, "test": 50},
+                          video_length_median_s=318.0),
+}
+
+CLIP_SECONDS = 4.0  # one feature clip per 4 s of video
+MIN_VIDEO_S, MAX_VIDEO_S = 36.0, 1650.0
+MIN_ANSWER_S, MAX_ANSWER_S = 3.0, 300.0
+
+_FILLER = ("so now we you the this is and then just going to here a of it that your on with do make sure "
+           "okay right let me show how over again really").split()
+_VERBS = "perform apply use treat relieve check stretch massage clean wrap prepare measure place hold".split()
+_SYLLABLES = "ka lo mi ne ru sa to vi de pa zo ri mu fe ga hi ju ke la mo".split()
+
+
+def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: bool = True) -> Path:
+    """Write a synthetic data set in the CCGS layout (``text/*.json``, ``features/I3D/*.npy``) and return
+    its folder. The same size and seed always give byte-identical files."""
+    if size not in SIZES:
+        raise ConfigError(f"unknown synthetic size '{size}', expected one of {', '.join(SIZES)}")
+    spec = SIZES[size]
+    rng = np.random.default_rng(seed)
+    out_dir = Path(out_dir)
+    (out_dir / "text").mkdir(parents=True, exist_ok=True)
+    vocabulary = _pseudo_words(rng, spec.vocabulary)
+    topic_words = [rng.choice(len(vocabulary), 60, replace=False) for _ in range(spec.topics)]
+    concept_words = _pseudo_words(rng, spec.concepts, syllables=4, exclude=set(vocabulary))
+    concept_directions = rng.normal(0.0, 1.0, (spec.concepts, FEATURE_DIM)).astype(np.float32)
+    answer_direction = rng.normal(0.0, 1.0, FEATURE_DIM).astype(np.float32)
+    topic_directions = rng.normal(0.0, 1.0, (spec.topics, FEATURE_DIM)).astype(np.float32)
+    feature_dir = out_dir / "features" / "I3D"
+    if features:
+        feature_dir.mkdir(parents=True, exist_ok=True)
+
+    sample_id = 1
+    for split in SPLITS:
+        records = []
+        num_videos, num_questions = spec.videos[split], spec.questions[split]
+        per_video = 1 + rng.multinomial(num_questions - num_videos, np.full(num_videos, 1.0 / num_videos))
+        for video_index in range(num_videos):
+            video_id = f"syn{seed}-{SPLIT_FILE_STEMS[split]}-{video_index:04d}"
+            topic = int(rng.integers(spec.topics))
+            video = _make_video(rng, spec, vocabulary, topic_words[topic], concept_words, int(per_video[video_index]))
+            for segment in video["segments"]:
+                records.append({
+                    "sample_id": sample_id,
+                    "question": segment["question"],
+                    "video_id": video_id,
+                    "video_length": video["length"],
+                    "answer_start_second": segment["start"],
+                    "answer_end_second": segment["end"],
+                    "video_sub_title": video["subtitles"],
+                })
+                sample_id += 1
+            if features:
+                clips = _make_features(rng, video, topic_directions[topic], concept_directions, answer_direction)
+                np.save(feature_dir / f"{video_id}.npy", clips)
+        order = rng.permutation(len(records))
+        ordered = [records[i] for i in order]
+        path = out_dir / "text" / f"{SPLIT_FILE_STEMS[split]}.json"
+        path.write_text(json.dumps(ordered, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def _make_video(rng: np.random.Generator, spec: SyntheticSize, vocabulary: list[str], topic_vocab: np.ndarray,
+                concept_words: list[str], num_segments: int) -> dict:
+    length = float(np.clip(rng.lognormal(np.log(spec.video_length_median_s), spec.video_length_sigma),
+                           MIN_VIDEO_S, MAX_VIDEO_S))
+    length = round(length)
+    own_words = [vocabulary[i] for i in rng.choice(len(vocabulary), 12, replace=False)]
+    video_words = [vocabulary[i] for i in rng.choice(topic_vocab, 24, replace=False)] + own_words
+    segments = []
+    for _ in range(num_segments):
+        answer = float(np.clip(rng.lognormal(np.log(spec.answer_length_median_s), spec.answer_length_sigma),
+                               MIN_ANSWER_S, min(MAX_ANSWER_S, 0.9 * length)))
+        start = float(rng.uniform(0.0, length - answer))
+        keys = [video_words[i] for i in rng.choice(len(video_words), 4, replace=False)]
+        concept = int(rng.integers(len(concept_words)))
+        verb = _VERBS[int(rng.integers(len(_VERBS)))]
+        asked = keys[:3] if rng.random() < 0.7 else [keys[0], keys[1], keys[3]]
+        question = f"How to {verb} the {asked[0]} {asked[1]} with {concept_words[concept]} {asked[2]}?"
+        segments.append({"start": round(start), "end": round(start + answer), "keys": keys, "concept": concept,
+                         "question": question})
+    for segment in segments:
+        segment["end"] = min(max(segment["end"], segment["start"] + 1), length)
+    return {"length": length, "segments": segments,
+            "subtitles": _make_subtitles(rng, length, segments, video_words)}
+
+
+def _make_subtitles(rng: np.random.Generator, length: float, segments: list[dict], video_words: list[str]) -> list:
+    pieces = []
+    time = float(rng.uniform(0.0, 2.0))
+    while time < length - 1.0:
+        duration = min(float(rng.uniform(2.0, 6.0)), length - time)
+        middle = time + duration / 2
+        words = [_FILLER[i] for i in rng.integers(len(_FILLER), size=int(rng.integers(4, 9)))]
+        words += [video_words[i] for i in rng.integers(len(video_words), size=int(rng.integers(0, 3)))]
+        for segment in segments:
+            inside = segment["start"] <= middle <= segment["end"]
+            if rng.random() < (0.55 if inside else 0.04):
+                words += [segment["keys"][i] for i in rng.choice(4, int(rng.integers(1, 3)), replace=False)]
+        order = rng.permutation(len(words))
+        pieces.append({"text": " ".join(words[i] for i in order), "start": round(time, 2),
+                       "duration": round(duration, 2)})
+        time += duration + float(rng.uniform(0.0, 0.6))
+    return pieces
+
+
+def _make_features(rng: np.random.Generator, video: dict, topic_direction: np.ndarray,
+                   concept_directions: np.ndarray, answer_direction: np.ndarray) -> np.ndarray:
+    num_clips = max(1, int(np.ceil(video["length"] / CLIP_SECONDS)))
+    video_direction = rng.normal(0.0, 1.0, FEATURE_DIM).astype(np.float32)
+    clips = (0.3 * topic_direction + 0.3 * video_direction
+             + rng.normal(0.0, 1.0, (num_clips, FEATURE_DIM)).astype(np.float32))
+    centres = (np.arange(num_clips) + 0.5) * CLIP_SECONDS
+    for segment in video["segments"]:
+        inside = (centres >= segment["start"]) & (centres <= segment["end"])
+        clips[inside] += 0.5 * concept_directions[segment["concept"]] + 0.3 * answer_direction
+    return clips.astype(np.float32)
+
+
+def _pseudo_words(rng: np.random.Generator, count: int, syllables: int = 3, exclude: set[str] = frozenset()) -> list[str]:
+    words: list[str] = []
+    seen = set(exclude)
+    while len(words) < count:
+        parts = rng.choice(len(_SYLLABLES), int(rng.integers(2, syllables + 1)))
+        word = "".join(_SYLLABLES[i] for i in parts)
+        if word not in seen:
+            seen.add(word)
+            words.append(word)
+    return words
