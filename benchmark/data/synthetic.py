@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import NormalDist
 
 import numpy as np
 
@@ -32,7 +33,7 @@ from benchmark.errors import ConfigError
 class SyntheticSize:
     questions: dict[str, int]
     videos: dict[str, int]
-    video_length_median_s: float
+    video_length_median_s: dict[str, float]
     video_length_sigma: float = 0.635
     answer_length_median_s: float = 51.5
     answer_length_sigma: float = 0.617
@@ -43,13 +44,14 @@ class SyntheticSize:
 
 SIZES = {
     "tiny": SyntheticSize({"train": 48, "validation": 12, "test": 12}, {"train": 12, "validation": 4, "test": 4},
-                          video_length_median_s=100.0, answer_length_median_s=25.0, topics=4, concepts=8,
+                          video_length_median_s={"train": 100.0, "validation": 100.0, "test": 100.0}, answer_length_median_s=25.0, topics=4, concepts=8,
                           vocabulary=600),
     "mini": SyntheticSize({"train": 320, "validation": 40, "test": 40}, {"train": 96, "validation": 12, "test": 12},
-                          video_length_median_s=160.0, answer_length_median_s=35.0, topics=12, concepts=24,
+                          video_length_median_s={"train": 160.0, "validation": 160.0, "test": 160.0}, answer_length_median_s=35.0, topics=12, concepts=24,
                           vocabulary=2500),
     "full": SyntheticSize({"train": 2710, "validation": 145, "test": 155}, {"train": 800, "validation": 49, "test": 50},
-                          video_length_median_s=318.0),
+                          # MedVidQA's per-split median video lengths (shared/data/medvidqa statistics).
+                          video_length_median_s={"train": 318.0, "validation": 290.0, "test": 283.0}),
 }
 
 CLIP_SECONDS = 4.0  # one feature clip per 4 s of video
@@ -86,10 +88,13 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
         records = []
         num_videos, num_questions = spec.videos[split], spec.questions[split]
         per_video = 1 + rng.multinomial(num_questions - num_videos, np.full(num_videos, 1.0 / num_videos))
+        lengths = _stratified_lognormal(rng, num_videos, spec.video_length_median_s[split],
+                                        spec.video_length_sigma)
         for video_index in range(num_videos):
             video_id = f"syn{seed}-{SPLIT_FILE_STEMS[split]}-{video_index:04d}"
             topic = int(rng.integers(spec.topics))
-            video = _make_video(rng, spec, vocabulary, topic_words[topic], concept_words, int(per_video[video_index]))
+            video = _make_video(rng, spec, float(lengths[video_index]), vocabulary, topic_words[topic], concept_words,
+                                int(per_video[video_index]))
             for segment in video["segments"]:
                 records.append({
                     "sample_id": sample_id,
@@ -111,11 +116,17 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
     return out_dir
 
 
-def _make_video(rng: np.random.Generator, spec: SyntheticSize, vocabulary: list[str], topic_vocab: np.ndarray,
-                concept_words: list[str], num_segments: int) -> dict:
-    length = float(np.clip(rng.lognormal(np.log(spec.video_length_median_s), spec.video_length_sigma),
-                           MIN_VIDEO_S, MAX_VIDEO_S))
-    length = round(length)
+def _stratified_lognormal(rng: np.random.Generator, count: int, median: float, sigma: float) -> np.ndarray:
+    """Video lengths at evenly spaced quantiles of the log-normal, shuffled: a split's mean length then
+    follows the distribution's mean instead of wandering with a small sample (50 test videos)."""
+    normal = NormalDist()
+    quantiles = [normal.inv_cdf((i + 0.5) / count) for i in range(count)]
+    lengths = np.clip(median * np.exp(sigma * np.asarray(quantiles)), MIN_VIDEO_S, MAX_VIDEO_S)
+    return np.round(rng.permutation(lengths))
+
+
+def _make_video(rng: np.random.Generator, spec: SyntheticSize, length: float, vocabulary: list[str],
+                topic_vocab: np.ndarray, concept_words: list[str], num_segments: int) -> dict:
     own_words = [vocabulary[i] for i in rng.choice(len(vocabulary), 12, replace=False)]
     video_words = [vocabulary[i] for i in rng.choice(topic_vocab, 24, replace=False)] + own_words
     segments = []
