@@ -15,6 +15,7 @@ import datasets
 from benchmark.data.builder import MedVidCQABuilder
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import SPLITS, canonical_split, detect_format
+from benchmark.errors import VcvalError
 from benchmark.records import Annotation, SplitData, SubtitlePiece, Video
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "vcval" / "datasets"
@@ -95,8 +96,14 @@ def load_benchmark(data_dir: str | Path, data_format: str | None = None, subtitl
     question_builder = MedVidCQABuilder(config_name="questions", **options)
     video_builder = MedVidCQABuilder(config_name="videos", **options)
     with _quiet_datasets():
-        question_builder.download_and_prepare()
-        video_builder.download_and_prepare()
+        try:
+            question_builder.download_and_prepare()
+            video_builder.download_and_prepare()
+        except datasets.exceptions.DatasetGenerationError as error:
+            # The builder wraps our reader's errors; show the user the one that names file and field.
+            if isinstance(error.__cause__, VcvalError):
+                raise error.__cause__ from None
+            raise
         questions = question_builder.as_dataset()
         videos = video_builder.as_dataset()
     splits: dict[str, SplitData] = {}
