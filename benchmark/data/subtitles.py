@@ -118,7 +118,8 @@ def _seconds(stamp: str) -> float:
     match = _TIMESTAMP.fullmatch(stamp)
     assert match is not None  # guaranteed by _CUE_TIMING
     hours, minutes, seconds, fraction = match.groups()
-    return int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds) + int(fraction.ljust(3, "0")) / 1000
+    millis = ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(fraction.ljust(3, "0"))
+    return millis / 1000
 
 
 def _finite_number(value: object, *, path: str, record: str, field: str) -> float:
