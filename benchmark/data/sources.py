@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -94,7 +95,7 @@ def read_medvidqa_folder(data_dir: Path, subtitles_dir: Path | None = None,
             record = _record_name(index, item)
             _require(item, ("question", "video_id", "answer_start_second", "answer_end_second", "video_length"),
                      path=path, record=record)
-            video_id = _string(item["video_id"], path=path, record=record, field="video_id")
+            video_id = _string(item["video_id"], path=str(path), record=record, field="video_id")
             subtitle_path = subtitle_files.get(video_id)
             if subtitle_path is None:
                 pieces: tuple[SubtitlePiece, ...] | None = None
@@ -147,7 +148,7 @@ class _SourceAssembler:
 
     def add_question(self, split: str, index: int, item: dict, pieces: tuple[SubtitlePiece, ...] | None, *,
                      path: Path, record: str) -> None:
-        where = {"path": str(path), "record": record}
+        where: dict[str, Any] = {"path": str(path), "record": record}
         if not isinstance(item["question"], str):
             raise DataError(f"expected a string, got {item['question']!r}", field="question", **where)
         text = item["question"].strip()  # may be empty: crowd data has empty questions, which score as asked
@@ -182,7 +183,7 @@ class _SourceAssembler:
         self.annotations[split].append(Annotation(qid, text, video_id, start, min(end, duration), duration))
 
     def add_corpus_video(self, item: dict, pieces: tuple[SubtitlePiece, ...], *, path: Path, record: str) -> None:
-        where = {"path": str(path), "record": record}
+        where: dict[str, Any] = {"path": str(path), "record": record}
         video_id = _string(item["video_id"], field="video_id", **where)
         if "video_length" in item and item["video_length"] is not None:
             duration = _number(item["video_length"], field="video_length", **where)

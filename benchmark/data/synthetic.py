@@ -19,9 +19,11 @@ Synthetic numbers are not MedVidCQA results.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 
@@ -129,7 +131,7 @@ def _make_video(rng: np.random.Generator, spec: SyntheticSize, length: float, vo
                 topic_vocab: np.ndarray, concept_words: list[str], num_segments: int) -> dict:
     own_words = [vocabulary[i] for i in rng.choice(len(vocabulary), 12, replace=False)]
     video_words = [vocabulary[i] for i in rng.choice(topic_vocab, 24, replace=False)] + own_words
-    segments = []
+    segments: list[dict[str, Any]] = []
     for _ in range(num_segments):
         answer = float(np.clip(rng.lognormal(np.log(spec.answer_length_median_s), spec.answer_length_sigma),
                                MIN_ANSWER_S, min(MAX_ANSWER_S, 0.9 * length)))
@@ -179,7 +181,7 @@ def _make_features(rng: np.random.Generator, video: dict, topic_direction: np.nd
     return clips.astype(np.float32)
 
 
-def _pseudo_words(rng: np.random.Generator, count: int, syllables: int = 3, exclude: set[str] = frozenset()) -> list[str]:
+def _pseudo_words(rng: np.random.Generator, count: int, syllables: int = 3, exclude: Collection[str] = ()) -> list[str]:
     words: list[str] = []
     seen = set(exclude)
     while len(words) < count:
