@@ -25,7 +25,8 @@ from typing import IO
 
 import numpy as np
 
-from benchmark.errors import InputError
+from benchmark.data.sources import canonical_split
+from benchmark.errors import DataError, InputError
 from benchmark.metrics.retrieval import PAD
 from benchmark.metrics.suite import TASKS
 from benchmark.records import Candidate, Prediction, SplitData, Video
@@ -339,6 +340,10 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
             continue
         if first_content_line and "qid" not in value and ("format" in value or "version" in value):
             header = _check_header(value, line, problems)
+            header_split = header.get("split")
+            if isinstance(header_split, str) and _canonical_split_name(header_split) != split.name:
+                problems.add(line, None, "split", f"the header names split {header_split!r}, "
+                                                  f"but the file is checked against '{split.name}'")
             first_content_line = False
             continue
         first_content_line = False
@@ -399,6 +404,13 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
     resolved_header.setdefault("task", task)
     return LoadedPredictions(resolved_header if header is not None else {"task": task}, arrays,
                              problems.sorted(), problems.omitted, digest.hexdigest())
+
+
+def _canonical_split_name(name: str) -> str:
+    try:
+        return canonical_split(name)
+    except DataError:
+        return name
 
 
 def _check_numbers(codes, starts, ends, durations, gold_codes, row_line, qids, task, problems) -> None:

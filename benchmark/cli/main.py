@@ -16,6 +16,7 @@ from benchmark.errors import VcvalError
 COMMAND_MODULES = (
     "benchmark.cli.demo_command",
     "benchmark.cli.data_command",
+    "benchmark.cli.score_command",
 )
 
 
