@@ -1,0 +1,49 @@
+"""Predictions files of chosen quality for the leaderboard tests: a seeded simulated system that puts
+the gold video first with some probability and jitters the gold span by some fraction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchmark.predictions import write_predictions
+from benchmark.records import Candidate, Prediction, SplitData, Video
+
+
+def simulated_predictions(split: SplitData, corpus: dict[str, Video], *, first_rate: float, jitter: float,
+                          seed: int, n_candidates: int = 5) -> list[Prediction]:
+    rng = np.random.default_rng(seed)
+    video_ids = sorted(corpus)
+    predictions = []
+    for annotation in split.annotations:
+        others = [v for v in video_ids if v != annotation.video_id]
+        order = list(rng.permutation(others))
+        if rng.random() < first_rate:
+            order.insert(0, annotation.video_id)
+        elif rng.random() < 0.6:
+            order.insert(int(rng.integers(1, max(2, min(n_candidates, len(order) + 1)))), annotation.video_id)
+        candidates = []
+        for video_id in order[:n_candidates]:
+            duration = corpus[video_id].duration
+            if video_id == annotation.video_id:
+                length = annotation.end - annotation.start
+                shift = rng.normal(0.0, jitter) * max(length, 1.0)
+                start = float(np.clip(annotation.start + shift, 0.0, duration))
+                end = float(np.clip(annotation.end + shift, start, duration))
+            else:
+                start = float(rng.uniform(0.0, duration * 0.8))
+                end = float(min(duration, start + rng.uniform(5.0, 40.0)))
+            candidates.append(Candidate(video_id, round(start, 2), round(end, 2)))
+        predictions.append(Prediction(annotation.qid, tuple(candidates)))
+    return predictions
+
+
+def write_simulated(path: Path, split: SplitData, corpus: dict[str, Video], *, first_rate: float, jitter: float,
+                    seed: int, task: str = "corpus") -> Path:
+    predictions = simulated_predictions(split, corpus, first_rate=first_rate, jitter=jitter, seed=seed)
+    if task == "localization":
+        predictions = [Prediction(p.qid, tuple(c for c in p.candidates if c.video_id == split.by_qid[p.qid].video_id)
+                                  or (Candidate(split.by_qid[p.qid].video_id, 0.0, 1.0),))
+                       for p in predictions]
+    return write_predictions(path, predictions, header={"split": split.name, "task": task})
