@@ -37,11 +37,12 @@ BUCKETS = {
 def _save(figure, folder: Path, stem: str) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for suffix in FORMATS:
-        path = folder / f"{stem}.{suffix}"
-        # A fixed date keeps the SVG byte-identical across renders of the same store.
-        figure.savefig(path, dpi=130, bbox_inches="tight", metadata={"Date": None} if suffix == "svg" else None)
-        paths.append(path)
+    # SVG text stays text (searchable, small); no date keeps an SVG identical across renders of a store.
+    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "vcval"}):
+        for suffix in FORMATS:
+            path = folder / f"{stem}.{suffix}"
+            figure.savefig(path, dpi=130, bbox_inches="tight", metadata={"Date": None} if suffix == "svg" else None)
+            paths.append(path)
     plt.close(figure)
     return paths
 

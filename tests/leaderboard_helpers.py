@@ -47,3 +47,31 @@ def write_simulated(path: Path, split: SplitData, corpus: dict[str, Video], *, f
                                   or (Candidate(split.by_qid[p.qid].video_id, 0.0, 1.0),))
                        for p in predictions]
     return write_predictions(path, predictions, header={"split": split.name, "task": task})
+
+
+HOSTILE_NAME = 'CCGS <script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2"> & 50%_x #1'
+
+# (name, first_rate, jitter, seed): three systems from clearly weak to clearly strong.
+DEMO_SYSTEMS = (
+    ("BM25 + sliding window", 0.35, 0.9, 1),
+    ("Dense + span", 0.55, 0.5, 2),
+    (HOSTILE_NAME, 0.9, 0.05, 3),
+)
+
+
+def populate_store(store_root: Path, benchmark, work: Path, split: str = "test"):
+    """Submit the three :data:`DEMO_SYSTEMS` to a store; returns their :class:`SubmitResult`s."""
+    from leaderboard.entry import SubmissionInfo
+    from leaderboard.store import SubmissionStore, submit_predictions
+
+    store = SubmissionStore(store_root)
+    data, corpus = benchmark.split(split), benchmark.corpus(split)
+    results = []
+    for index, (name, first_rate, jitter, seed) in enumerate(DEMO_SYSTEMS):
+        path = write_simulated(work / f"system{index}.jsonl", data, corpus, first_rate=first_rate, jitter=jitter,
+                               seed=seed)
+        info = SubmissionInfo(name, authors="Li & Weng_" if index == 2 else "Anon", url="https://example.org/a?b=1&c=2",
+                              paper="javascript:alert(1)" if index == 1 else "https://arxiv.org/abs/2210.05423",
+                              notes="<b>notes</b> 100%")
+        results.append(submit_predictions(store, path, benchmark, split, info))
+    return results

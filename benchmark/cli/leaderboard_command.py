@@ -1,0 +1,36 @@
+"""``vcval leaderboard``: render the submissions store as Markdown, CSV, LaTeX, an HTML page and plots."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from leaderboard.store import DEFAULT_STORE
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "leaderboard", help="render the submissions store: Markdown, CSV, LaTeX, HTML page and plots",
+        description="Render every comparable group of the submissions store (same split, task, protocol and "
+                    "data fingerprint) as leaderboard.md, leaderboard.csv, leaderboard.tex (booktabs), "
+                    "leaderboard.html (one self-contained page, sortable, with 95%% intervals and ties with "
+                    "the best) and plots/<group>/*.png|svg.")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE, help=f"submissions store (default {DEFAULT_STORE})")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--split", default=None, help="only entries of this split (default: all)")
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.set_defaults(handler=_leaderboard)
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from leaderboard.build import render_leaderboard  # matplotlib loads only when rendering
+
+    rendered = render_leaderboard(args.store, args.out, args.split, plots=not args.no_plots)
+    entries = sum(len(table.rows) for table in rendered.tables)
+    print(f"{entries} entries in {len(rendered.tables)} comparable group(s) from {args.store}")
+    for table in rendered.tables:
+        print(f"  {table.title} ({table.data_fingerprint[:12]}): {len(table.rows)} entries, "
+              f"best {table.headline} = {table.rows[0].entry.metrics.get(table.headline, float('nan')):.2f} "
+              f"({table.rows[0].entry.meta.name})")
+    print(f"wrote {len(rendered.files)} files to {args.out}: leaderboard.md, .csv, .tex, .html and plots/")
+    return 0
