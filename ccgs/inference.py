@@ -1,0 +1,158 @@
+"""Batched corpus inference: every span of every (question, video window) scored, all spans ranked together.
+
+Work items (question, window) are sorted by length and cut into batches under a token budget (length
+bucketing keeps padding small); each batch is one forward pass with padding masks, and each item's best
+spans are taken with one ``topk`` on the device. Spans seen in two overlapping windows keep their best
+score. ``max_batch_size=1`` with ``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for
+the speed benchmark and the equivalence test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchmark.records import Candidate, Video
+from ccgs.collate import EncodedBatch, collate
+from ccgs.encoding import SubtitleTokens, Window, piece_times
+from ccgs.features import ClipFeatures
+from ccgs.model import MASKED, CCGSModel
+
+
+@dataclass(frozen=True)
+class _Item:
+    question: int
+    video: Video
+    window: Window
+    length: int
+
+
+@dataclass
+class InferenceStats:
+    pairs: int = 0
+    """(question, video) pairs scored."""
+    windows: int = 0
+    """(question, window) encoder inputs; more than ``pairs`` when transcripts are windowed."""
+    batches: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.pairs / self.seconds if self.seconds else 0.0
+
+
+class SpanScorer:
+    def __init__(self, model: CCGSModel, tokens: SubtitleTokens, features: ClipFeatures | None,
+                 device: torch.device | str = "cpu", batch_tokens: int = 16384,
+                 autocast_dtype: torch.dtype | None = None) -> None:
+        self.model = model
+        self.tokens = tokens
+        self.features = features
+        self.device = torch.device(device)
+        self.batch_tokens = batch_tokens
+        self.autocast_dtype = autocast_dtype
+        self.stats = InferenceStats()
+
+    def encode(self, items: Sequence[tuple[tuple[int, ...], Video, Window]]) -> EncodedBatch:
+        """One padded batch of (question tokens, video, window) items."""
+        sequences = [self.tokens.sequence(question, window) for question, _, window in items]
+        clips = [self.features.get(video) for _, video, _ in items] if self.features is not None else None
+        num_clips = self.model.clips if self.features is not None else 0
+        return collate(sequences, self.tokens.pad_id, clips, num_clips, self.model.config.visual_dim)
+
+    @torch.inference_mode()
+    def logits(self, batch: EncodedBatch) -> torch.Tensor:
+        self.model.eval()
+        autocast = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype
+                    else contextlib.nullcontext())
+        with autocast:
+            return self.model(batch.to(self.device)).logits
+
+    def rank(self, questions: Sequence[str], videos: Sequence[Sequence[Video]], top_n: int,
+             max_batch_size: int | None = None, bucketing: bool = True, progress: bool = False
+             ) -> list[list[Candidate]]:
+        """The ``top_n`` best (video, span) candidates per question over that question's ``videos``."""
+        started = time.perf_counter()
+        question_tokens = [self.tokens.question(text) for text in questions]
+        items = [
+            _Item(q, video, window, len(question_tokens[q]) + 2 + window.num_tokens)
+            for q, video_list in enumerate(videos) for video in video_list for window in self.tokens.windows(video)
+        ]
+        if bucketing:
+            items.sort(key=lambda item: -item.length)
+        found: list[tuple[np.ndarray, ...]] = []
+        bar = tqdm(total=len(items), desc="ccgs inference", unit="window", disable=not progress, leave=False)
+        for batch_items in self._batches(items, max_batch_size):
+            encoded = self.encode([(question_tokens[i.question], i.video, i.window) for i in batch_items])
+            found.append(self._best_spans(batch_items, self.logits(encoded), top_n))
+            self.stats.batches += 1
+            bar.update(len(batch_items))
+        bar.close()
+        candidates = self._merge(found, len(questions), videos, top_n)
+        self.stats.pairs += sum(len(v) for v in videos)
+        self.stats.windows += len(items)
+        self.stats.seconds += time.perf_counter() - started
+        return candidates
+
+    def _batches(self, items: list[_Item], max_batch_size: int | None):
+        start = 0
+        while start < len(items):
+            end = start + 1
+            longest = items[start].length
+            while end < len(items) and (max_batch_size is None or end - start < max_batch_size):
+                longest = max(longest, items[end].length)
+                if longest * (end - start + 1) > self.batch_tokens:
+                    break
+                end += 1
+            yield items[start:end]
+            start = end
+
+    @staticmethod
+    def _best_spans(items: list[_Item], logits: torch.Tensor, top_n: int) -> tuple[np.ndarray, ...]:
+        batch, n, _ = logits.shape
+        values, index = logits.reshape(batch, n * n).float().topk(min(top_n, n * n), dim=1)
+        values, index = values.cpu().numpy(), index.cpu().numpy()
+        first = np.array([item.window.first_piece for item in items])[:, None]
+        row = np.broadcast_to(np.arange(batch)[:, None], values.shape)
+        keep = values > MASKED / 2
+        return (np.array([item.question for item in items])[row[keep]],
+                np.array([item.video.video_id for item in items], dtype=object)[row[keep]],
+                (index // n + first)[keep], (index % n + first)[keep], values[keep])
+
+    @staticmethod
+    def _merge(found: list[tuple[np.ndarray, ...]], num_questions: int, videos: Sequence[Sequence[Video]],
+               top_n: int) -> list[list[Candidate]]:
+        results: list[list[Candidate]] = [[] for _ in range(num_questions)]
+        if not found:
+            return results
+        question, video_id, start, end, score = (np.concatenate(parts) for parts in zip(*found, strict=True))
+        order = np.lexsort((-score, question))
+        question, video_id, start, end, score = question[order], video_id[order], start[order], end[order], score[order]
+        bounds = np.searchsorted(question, np.arange(num_questions + 1))
+        for q in range(num_questions):
+            lookup = {video.video_id: video for video in videos[q]}
+            seen: set[tuple[str, float, float]] = set()
+            for k in range(bounds[q], bounds[q + 1]):
+                candidate = _candidate(lookup[video_id[k]], int(start[k]), int(end[k]), float(score[k]))
+                key = (candidate.video_id, candidate.start, candidate.end)
+                if key in seen:  # the same span from an overlapping window, with a lower score
+                    continue
+                seen.add(key)
+                results[q].append(candidate)
+                if len(results[q]) == top_n:
+                    break
+        return results
+
+
+def _candidate(video: Video, first: int, last: int, score: float) -> Candidate:
+    """Span from the start of piece ``first`` to the end of piece ``last``; an inverted span (scored only
+    without the valid-span mask) runs, as in the authors' evaluator, from ``first`` to the video's last piece."""
+    starts, ends = piece_times(video)
+    end = ends[last] if last >= first else ends[-1]
+    return Candidate(video.video_id, float(starts[first]), float(max(end, starts[first])), score)

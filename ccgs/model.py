@@ -1,0 +1,147 @@
+"""The CCGS network: encoder, visual branch, element-wise fusion and the global-span head.
+
+Shapes: B sequences, T tokens, H hidden size, L clips, M boundary markers (pieces + 1), D inner dim.
+Everything is batched with padding masks; the span logits of one sequence do not depend on what else is
+in its batch (tests pin this to 1e-5 in fp32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from benchmark.errors import ConfigError
+from ccgs.collate import EncodedBatch
+from ccgs.config import CCGSConfig
+
+MASKED = -1e9
+"""Logit of a span that is not scored (padding, or masked by the configuration)."""
+
+
+def mask_logits(values: torch.Tensor, mask: torch.Tensor, masked_value: float = -1e30) -> torch.Tensor:
+    return values + (1.0 - mask.to(torch.float32)) * masked_value
+
+
+class ContextQueryAttention(nn.Module):
+    """VSLNet's trilinear context-query attention: clips (context) attend to tokens (query) and back."""
+
+    def __init__(self, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.w_context = nn.Parameter(nn.init.xavier_uniform_(torch.empty(dim, 1)))
+        self.w_query = nn.Parameter(nn.init.xavier_uniform_(torch.empty(dim, 1)))
+        self.w_product = nn.Parameter(nn.init.xavier_uniform_(torch.empty(1, 1, dim)))
+        self.dropout = nn.Dropout(dropout)
+        self.output = nn.Conv1d(4 * dim, dim, kernel_size=1)
+
+    def forward(self, context: torch.Tensor, query: torch.Tensor, context_mask: torch.Tensor,
+                query_mask: torch.Tensor) -> torch.Tensor:
+        c, q = self.dropout(context), self.dropout(query)
+        score = (c @ self.w_context) + (q @ self.w_query).transpose(1, 2) + (c * self.w_product) @ q.transpose(1, 2)
+        context_to_query = torch.softmax(mask_logits(score, query_mask[:, None, :]), dim=2)  # (B, L, T)
+        query_to_context = torch.softmax(mask_logits(score, context_mask[:, :, None]), dim=1)  # (B, L, T)
+        attended_query = context_to_query.to(query.dtype) @ query
+        attended_context = (context_to_query @ query_to_context.transpose(1, 2)).to(context.dtype) @ context
+        fused = torch.cat([context, attended_query, context * attended_query, context * attended_context], dim=2)
+        return self.output(fused.transpose(1, 2)).transpose(1, 2)
+
+
+class QueryConcat(nn.Module):
+    """Concatenate each clip with the attention-pooled token states, then project back to ``dim``."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.pool_weight = nn.Parameter(nn.init.xavier_uniform_(torch.empty(dim, 1)))
+        self.output = nn.Conv1d(2 * dim, dim, kernel_size=1)
+
+    def forward(self, context: torch.Tensor, query: torch.Tensor, query_mask: torch.Tensor) -> torch.Tensor:
+        alpha = torch.softmax(mask_logits((query @ self.pool_weight).squeeze(2), query_mask), dim=1)  # (B, T)
+        pooled = (alpha[:, None, :].to(query.dtype) @ query).expand(-1, context.shape[1], -1)
+        return self.output(torch.cat([context, pooled], dim=2).transpose(1, 2)).transpose(1, 2)
+
+
+class VisualBranch(nn.Module):
+    """Clips (B, L, 1024) and token states -> one highlight score per clip, (B, L)."""
+
+    def __init__(self, visual_dim: int, hidden: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.projection = nn.Conv1d(visual_dim, hidden, kernel_size=1)
+        self.attention = ContextQueryAttention(hidden, dropout)
+        self.concat = QueryConcat(hidden)
+        self.highlight = nn.Conv1d(hidden, 1, kernel_size=1)
+
+    def forward(self, token_states: torch.Tensor, token_mask: torch.Tensor, clips: torch.Tensor,
+                clip_mask: torch.Tensor) -> torch.Tensor:
+        """Highlight logits (B, L); padded clips get -1e30, hence score sigmoid = 0."""
+        projected = self.projection(self.dropout(clips).transpose(1, 2)).transpose(1, 2)
+        features = self.attention(projected, token_states, clip_mask, token_mask)
+        features = self.concat(features, token_states, token_mask)
+        logits = self.highlight(features.transpose(1, 2)).squeeze(1)
+        return mask_logits(logits.float(), clip_mask)
+
+
+def rotary(x: torch.Tensor) -> torch.Tensor:
+    """Rotary position encoding over dim 1 (the marker index), pairs (2i, 2i+1) rotated by pos * 10000^(-2i/D)."""
+    _, positions, dim = x.shape
+    frequencies = torch.pow(10000.0, -2.0 * torch.arange(dim // 2, device=x.device, dtype=torch.float32) / dim)
+    angles = torch.arange(positions, device=x.device, dtype=torch.float32)[:, None] * frequencies  # (M, D/2)
+    cos = angles.cos().repeat_interleave(2, dim=-1)
+    sin = angles.sin().repeat_interleave(2, dim=-1)
+    rotated = torch.stack([-x[..., 1::2], x[..., ::2]], dim=-1).reshape(x.shape)
+    return x * cos + rotated * sin
+
+
+@dataclass
+class SpanOutput:
+    logits: torch.Tensor
+    """(B, M - 1, M - 1) float32: entry (i, j) scores pieces i..j; unscored entries are ``MASKED``."""
+    highlight_logits: torch.Tensor | None
+    """(B, L) float32 logits of the visual branch, or None without it."""
+
+
+class CCGSModel(nn.Module):
+    def __init__(self, encoder: nn.Module, config: CCGSConfig) -> None:
+        super().__init__()
+        hidden = int(encoder.config.hidden_size)
+        self.config = config
+        self.encoder = encoder
+        self.clips = config.max_clips or hidden
+        if config.visual and config.fusion and self.clips != hidden:
+            raise ConfigError(f"fusion adds the highlight vector (length max_clips={self.clips}) to hidden states "
+                              f"of size {hidden}: set max_clips to {hidden}, leave it unset, or use --no-fusion")
+        self.visual = VisualBranch(config.visual_dim, hidden, config.dropout) if config.visual else None
+        self.span_projection = nn.Linear(hidden, 2 * config.inner_dim)
+
+    def forward(self, batch: EncodedBatch) -> SpanOutput:
+        states = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        index = batch.marker_index[:, :, None].expand(-1, -1, states.shape[-1])
+        markers = states.gather(1, index)  # (B, M, H)
+        highlight_logits = None
+        if self.visual is not None and batch.clips is not None:
+            highlight_logits = self.visual(states, batch.attention_mask, batch.clips, batch.clip_mask)
+            if self.config.fusion:
+                markers = markers + torch.sigmoid(highlight_logits)[:, None, :].to(markers.dtype)
+        return SpanOutput(self._span_logits(markers, batch.marker_mask), highlight_logits)
+
+    def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(device_type=markers.device.type, enabled=False):
+            projected = self.span_projection(markers.float())
+            query, key = projected.split(self.config.inner_dim, dim=-1)
+            logits = rotary(query) @ rotary(key).transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
+            logits = logits[:, :-1, 1:]
+            return logits.masked_fill(~self.span_mask(marker_mask), MASKED)
+
+    def span_mask(self, marker_mask: torch.Tensor) -> torch.Tensor:
+        """(B, n, n) True where span (i, j) is scored: both pieces exist, and the configured constraints."""
+        pieces = marker_mask[:, 1:]
+        mask = pieces[:, :, None] & pieces[:, None, :]
+        n = pieces.shape[1]
+        if self.config.valid_span_mask or self.config.max_span_pieces is not None:
+            offset = torch.arange(n, device=mask.device)[None, :] - torch.arange(n, device=mask.device)[:, None]
+            if self.config.valid_span_mask:
+                mask = mask & (offset >= 0)
+            if self.config.max_span_pieces is not None:
+                mask = mask & (offset < self.config.max_span_pieces)
+        return mask

@@ -1,0 +1,146 @@
+"""CCGS as a :class:`benchmark.systems.System`: train (or load) in ``fit``, batched corpus inference in
+``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchmark.errors import ConfigError
+from benchmark.records import LocalizationQuery, Prediction, Question, SplitData, Video
+from benchmark.systems import Retriever, TrainingData
+from ccgs.checkpoint import load_trained
+from ccgs.config import CCGSConfig
+from ccgs.encoder import load_encoder, max_positions
+from ccgs.encoding import SubtitleTokens
+from ccgs.features import ClipFeatures
+from ccgs.inference import SpanScorer
+from ccgs.model import CCGSModel
+from ccgs.training import Trainer, TrainingState
+
+log = logging.getLogger(__name__)
+
+
+class CCGSSystem:
+    name = "ccgs"
+
+    def __init__(self, config: CCGSConfig, *, encoder: str | None = None, checkpoint: str | Path | None = None,
+                 out_dir: str | Path | None = None, retriever: Retriever | None = None, resume: bool = False,
+                 device: str | None = None, progress: bool = False) -> None:
+        if encoder is None and checkpoint is None:
+            raise ConfigError("CCGS needs an encoder to train (a Hugging Face name or local folder) or a trained "
+                              "checkpoint folder")
+        if config.top_k_videos is not None and retriever is None:
+            raise ConfigError("top_k_videos (two-stage mode) needs a retriever")
+        self.config = config
+        self.encoder_name = encoder
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.retriever = retriever
+        self.resume = resume
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.progress = progress
+        self.training_state: TrainingState | None = None
+        self._scorer: SpanScorer | None = None
+
+    # -- System ---------------------------------------------------------------------------------------------
+    def fit(self, data: TrainingData) -> None:
+        if self.retriever is not None:
+            self.retriever.fit(data)
+        if self.checkpoint is not None:
+            self._load(self.checkpoint)
+            return
+        config = self.config
+        if config.visual and not any(v.feature_path for v in data.train.videos.values()):
+            log.warning("no training video has features: CCGS runs text-only (as with --no-visual)")
+            config = self.config = config.replace(visual=False)
+        tokenizer, encoder = load_encoder(self.encoder_name, config.extra_tokens)
+        model = CCGSModel(encoder, config)
+        self._scorer = self._make_scorer(tokenizer, encoder, model, config)
+        out_dir = self.out_dir or Path(tempfile.mkdtemp(prefix="ccgs-"))
+
+        def save_encoder_files(folder: Path) -> None:
+            tokenizer.save_pretrained(folder)
+            encoder.config.save_pretrained(folder)
+
+        trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
+        self._scorer.device = trainer.accelerator.device
+        self.training_state = trainer.fit(data, self.validation_score, resume=self.resume, progress=self.progress)
+        log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos, config.max_len)
+        self._load(out_dir / "best")
+
+    def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
+                max_candidates: int) -> list[Prediction]:
+        videos = self._candidate_videos(questions, corpus)
+        candidates = self._require_scorer().rank([q.text for q in questions], videos, max_candidates,
+                                                 progress=self.progress)
+        return [Prediction(q.qid, tuple(c)) for q, c in zip(questions, candidates, strict=True)]
+
+    def predict_localization(self, queries: Sequence[LocalizationQuery], corpus: Mapping[str, Video],
+                             max_candidates: int) -> list[Prediction]:
+        missing = [q.video_id for q in queries if q.video_id not in corpus]
+        if missing:
+            raise ConfigError(f"{len(missing)} localization queries point to videos outside the corpus, e.g. "
+                              f"'{missing[0]}'")
+        candidates = self._require_scorer().rank([q.text for q in queries], [[corpus[q.video_id]] for q in queries],
+                                                 max_candidates, progress=self.progress)
+        return [Prediction(q.qid, tuple(c)) for q, c in zip(queries, candidates, strict=True)]
+
+    # -- selection ------------------------------------------------------------------------------------------
+    def validation_score(self, split: SplitData) -> float:
+        """The selection metric on (a seeded subset of) the validation split, on the selection track."""
+        from benchmark.scoring import score
+
+        config = self.config
+        annotations = split.annotations
+        if config.max_val_questions is not None and config.max_val_questions < len(annotations):
+            keep = np.random.default_rng(config.seed).choice(len(annotations), config.max_val_questions, replace=False)
+            annotations = tuple(annotations[int(i)] for i in sorted(keep))
+        subset = SplitData(split.name, annotations, split.videos)
+        if config.selection_track == "corpus":
+            predictions = self.predict(subset.questions, subset.videos, 100)
+        else:
+            predictions = self.predict_localization([a.localization_query for a in annotations], subset.videos, 100)
+        metrics = score(predictions, subset, task=config.selection_track, bootstrap=0).metrics
+        if config.selection_metric not in metrics:
+            raise ConfigError(f"unknown selection metric '{config.selection_metric}' for the {config.selection_track} "
+                              f"track; expected one of {sorted(metrics)}")
+        return metrics[config.selection_metric]
+
+    # -- helpers --------------------------------------------------------------------------------------------
+    @property
+    def scorer(self) -> SpanScorer:
+        return self._require_scorer()
+
+    def _require_scorer(self) -> SpanScorer:
+        if self._scorer is None:
+            raise ConfigError("CCGS has no model yet: call fit() (it trains, or loads the checkpoint) first")
+        return self._scorer
+
+    def _load(self, folder: Path) -> None:
+        tokenizer, model, config = load_trained(folder, device=str(self.device))
+        self.config = config.replace(top_k_videos=self.config.top_k_videos, batch_tokens=self.config.batch_tokens)
+        self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
+
+    def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:
+        limit = max_positions(encoder)
+        max_len = min(config.max_len, limit) if limit else config.max_len
+        tokens = SubtitleTokens(tokenizer, max_len, config.window_overlap, config.max_question_tokens)
+        features = ClipFeatures(model.clips) if config.visual else None
+        autocast = None
+        if self.device.type == "cuda" and config.mixed_precision in ("auto", "bf16"):
+            autocast = torch.bfloat16
+        return SpanScorer(model.to(self.device), tokens, features, self.device, config.batch_tokens, autocast)
+
+    def _candidate_videos(self, questions: Sequence[Question], corpus: Mapping[str, Video]) -> list[list[Video]]:
+        if self.retriever is None or self.config.top_k_videos is None:
+            everything = list(corpus.values())
+            return [everything for _ in questions]
+        self.retriever.index(corpus)
+        ranked = self.retriever.rank(questions, self.config.top_k_videos)
+        return [[corpus[r.video_id] for r in ranking] for ranking in ranked]

@@ -1,0 +1,263 @@
+"""Training CCGS through ``accelerate``: seeded, gradient accumulation, a checkpoint (safetensors) every
+epoch with resume from the last one, and the best epoch on validation (by a named metric) kept aside.
+
+Determinism: the order of examples and the negatives of epoch ``e`` come from ``(seed, e)``, and torch is
+reseeded at the start of each epoch, so a run resumed from the checkpoint of epoch ``k`` continues exactly
+as the uninterrupted run would (tests pin this on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from benchmark.errors import ConfigError
+from benchmark.records import SplitData
+from benchmark.systems import TrainingData
+from ccgs.collate import collate
+from ccgs.config import CCGSConfig
+from ccgs.encoding import SubtitleTokens, Window
+from ccgs.labels import clip_labels, span_iou_matrix, span_label
+from ccgs.losses import contrastive_span_loss, highlight_loss, iou_ranking_loss
+from ccgs.model import CCGSModel
+
+log = logging.getLogger(__name__)
+
+Evaluator = Callable[[SplitData], float]
+"""Scores the current model on a validation split (higher is better)."""
+
+
+@dataclass(frozen=True)
+class TrainExample:
+    annotation_index: int
+    question: tuple[int, ...]
+    window: Window
+    target: tuple[int, int]
+    """(i, j) within the window: the span with the best IoU with the answer."""
+    ious: np.ndarray
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: float
+    examples: int
+    seconds: float
+    samples_per_second: float
+    validation: float | None = None
+
+
+@dataclass
+class TrainingState:
+    epochs_done: int = 0
+    best_epoch: int | None = None
+    best_score: float | None = None
+    history: list[EpochRecord] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        return json.dumps({"epochs_done": self.epochs_done, "best_epoch": self.best_epoch,
+                           "best_score": self.best_score, "history": [asdict(r) for r in self.history]}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainingState:
+        raw = json.loads(text)
+        return cls(raw["epochs_done"], raw["best_epoch"], raw["best_score"],
+                   [EpochRecord(**record) for record in raw["history"]])
+
+
+def training_examples(split: SplitData, tokens: SubtitleTokens) -> list[TrainExample]:
+    """One example per question: the window of its video whose best span overlaps the answer most."""
+    examples = []
+    windowed = 0
+    for index, annotation in enumerate(split.annotations):
+        windows = tokens.windows(split.videos[annotation.video_id])
+        windowed += len(windows) > 1
+        labels = [span_label(w.starts, w.ends, annotation.start, annotation.end) for w in windows]
+        best = max(range(len(windows)), key=lambda k: labels[k].best_iou)
+        window = windows[best]
+        examples.append(TrainExample(index, tokens.question(annotation.text), window, labels[best].target,
+                                     span_iou_matrix(window.starts, window.ends, annotation.start,
+                                                     annotation.end).astype(np.float32)))
+    log.info("%d training questions, %d of them on a windowed transcript", len(examples), windowed)
+    return examples
+
+
+def negative_questions(split: SplitData, rule: str, rng: np.random.Generator) -> np.ndarray:
+    """For each question, the index of a negative: any other question (``any``) or one on another video."""
+    count = len(split.annotations)
+    videos = np.array([a.video_id for a in split.annotations])
+    texts = np.array([a.text for a in split.annotations])
+    chosen = rng.integers(0, count, size=count)
+    for _ in range(100):  # resample clashes; a handful of rounds settles all but degenerate splits
+        clash = (texts[chosen] == texts) if rule == "any" else (videos[chosen] == videos)
+        if not clash.any():
+            break
+        chosen[clash] = rng.integers(0, count, size=int(clash.sum()))
+    return chosen
+
+
+class Trainer:
+    def __init__(self, model: CCGSModel, tokens: SubtitleTokens, features, config: CCGSConfig, out_dir: Path,
+                 save_encoder_files: Callable[[Path], None]) -> None:
+        from accelerate import Accelerator
+
+        self.config = config
+        self.tokens = tokens
+        self.features = features
+        self.out_dir = Path(out_dir)
+        self.save_encoder_files = save_encoder_files
+        precision = config.mixed_precision
+        if precision == "auto":
+            precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+        self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision)
+        self.model = model
+
+    # -- the loop ------------------------------------------------------------------------------------------
+    def fit(self, data: TrainingData, evaluate: Evaluator | None, resume: bool = False,
+            progress: bool = True) -> TrainingState:
+        config, accelerator = self.config, self.accelerator
+        examples = training_examples(data.train, self.tokens)
+        if config.max_train_examples is not None and config.max_train_examples < len(examples):
+            keep = np.random.default_rng(config.seed).choice(len(examples), config.max_train_examples, replace=False)
+            subset = sorted(int(i) for i in keep)
+            examples = [examples[i] for i in subset]
+        if not examples:
+            raise ConfigError("no training questions")
+        batches_per_epoch = math.ceil(len(examples) / (config.pairs_per_batch * accelerator.num_processes))
+        updates_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
+        optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=config.weight_decay)
+        from transformers import get_cosine_schedule_with_warmup
+
+        scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_epochs * updates_per_epoch),
+                                                    config.epochs * updates_per_epoch)
+        model, optimizer = accelerator.prepare(self.model, optimizer)
+        accelerator.register_for_checkpointing(scheduler)
+        state = TrainingState()
+        if resume:
+            state = self._resume(state)
+        for epoch in range(state.epochs_done, config.epochs):
+            record = self._epoch(epoch, model, optimizer, scheduler, examples, data.train, progress)
+            if evaluate is not None and accelerator.is_main_process:
+                record.validation = float(evaluate(data.validation))
+                log.info("epoch %d: validation %s = %.2f", epoch + 1, config.selection_metric, record.validation)
+            state.history.append(record)
+            state.epochs_done = epoch + 1
+            improved = record.validation is None or state.best_score is None or record.validation > state.best_score
+            if improved:
+                state.best_epoch, state.best_score = epoch + 1, record.validation
+                self._save_model(self.out_dir / "best")
+            self._checkpoint(epoch + 1, state)
+        self._save_model(self.out_dir / "last")
+        accelerator.wait_for_everyone()
+        return state
+
+    def _epoch(self, epoch: int, model, optimizer, scheduler, examples: list[TrainExample], split: SplitData,
+               progress: bool) -> EpochRecord:
+        config, accelerator = self.config, self.accelerator
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        rng = np.random.default_rng([config.seed, epoch])
+        order = rng.permutation(len(examples))
+        negatives = negative_questions(split, config.negative_sampling, rng)
+        size = config.pairs_per_batch
+        batches = [order[i:i + size] for i in range(0, len(order), size)]
+        per_process = math.ceil(len(batches) / accelerator.num_processes)
+        batches = (batches * 2)[: per_process * accelerator.num_processes]  # equal share on every process
+        mine = batches[accelerator.process_index::accelerator.num_processes]
+        model.train()
+        total_loss, seen, started = 0.0, 0, time.perf_counter()
+        bar = tqdm(mine, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not accelerator.is_main_process)
+        for batch_indices in bar:
+            batch = [examples[i] for i in batch_indices]
+            with accelerator.accumulate(model):
+                loss = self._loss(model, batch, split, negatives)
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm is not None:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                if accelerator.sync_gradients:
+                    scheduler.step()
+                optimizer.zero_grad()
+            total_loss += float(loss.detach()) * len(batch)
+            seen += len(batch)
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", samples_s=f"{seen / elapsed:.1f}")
+        seconds = time.perf_counter() - started
+        return EpochRecord(epoch + 1, total_loss / max(seen, 1), seen, seconds, seen / seconds if seconds else 0.0)
+
+    def _loss(self, model, batch: list[TrainExample], split: SplitData, negatives: np.ndarray) -> torch.Tensor:
+        config = self.config
+        annotations = split.annotations
+        items = [(e.question, e.window) for e in batch]
+        if config.contrastive:
+            items += [(self.tokens.question(annotations[negatives[e.annotation_index]].text), e.window) for e in batch]
+        sequences = [self.tokens.sequence(question, window) for question, window in items]
+        clips = None
+        if self.features is not None:
+            clips = [self.features.get(split.videos[window.video_id]) for _, window in items]
+        encoded = collate(sequences, self.tokens.pad_id, clips, self.model.clips if clips else 0, config.visual_dim)
+        output = model(encoded.to(self.accelerator.device))
+        count = len(batch)
+        positive = output.logits[:count]
+        negative = output.logits[count:] if config.contrastive else None
+        device = positive.device
+        target = torch.tensor([e.target for e in batch], device=device)
+        loss = config.ce_weight * contrastive_span_loss(positive, target, negative) if config.ce_weight else 0.0
+        if config.iou_rank_weight:
+            n = positive.shape[1]
+            ious = np.zeros((count, n, n), dtype=np.float32)
+            for row, example in enumerate(batch):
+                ious[row, : len(example.ious), : len(example.ious)] = example.ious
+            loss = loss + config.iou_rank_weight * iou_ranking_loss(positive, torch.from_numpy(ious).to(device))
+        if config.highlight_weight and output.highlight_logits is not None:
+            labels, mask = [], encoded.clip_mask[:count].to(device)
+            for row, example in enumerate(batch):
+                annotation = annotations[example.annotation_index]
+                labels.append(clip_labels(int(mask[row].sum()), mask.shape[1], annotation.video_duration,
+                                          annotation.start, annotation.end))
+            loss = loss + config.highlight_weight * highlight_loss(
+                output.highlight_logits[:count], torch.from_numpy(np.stack(labels)).to(device), mask)
+        return loss
+
+    def _parameter_groups(self) -> list[dict]:
+        encoder = [p for p in self.model.encoder.parameters() if p.requires_grad]
+        encoder_ids = {id(p) for p in encoder}
+        rest = [p for p in self.model.parameters() if id(p) not in encoder_ids and p.requires_grad]
+        return [{"params": encoder, "lr": self.config.encoder_lr}, {"params": rest, "lr": self.config.head_lr}]
+
+    # -- files -----------------------------------------------------------------------------------------------
+    def _save_model(self, folder: Path) -> None:
+        if not self.accelerator.is_main_process:
+            return
+        from ccgs.checkpoint import save_trained
+
+        save_trained(folder, self.accelerator.unwrap_model(self.model), self.config, self.save_encoder_files)
+
+    def _checkpoint(self, epoch: int, state: TrainingState) -> None:
+        folder = self.out_dir / "checkpoints" / f"epoch-{epoch:03d}"
+        self.accelerator.save_state(str(folder), safe_serialization=True)
+        if self.accelerator.is_main_process:
+            (folder / "training_state.json").write_text(state.to_json(), encoding="utf-8")
+            old = sorted((self.out_dir / "checkpoints").glob("epoch-*"))[: -self.config.keep_checkpoints]
+            for stale in old:
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def _resume(self, state: TrainingState) -> TrainingState:
+        done = sorted(p for p in (self.out_dir / "checkpoints").glob("epoch-*") if (p / "training_state.json").exists())
+        if not done:
+            log.info("no checkpoint in %s: starting from scratch", self.out_dir / "checkpoints")
+            return state
+        self.accelerator.load_state(str(done[-1]))
+        state = TrainingState.from_json((done[-1] / "training_state.json").read_text(encoding="utf-8"))
+        log.info("resumed from %s (epoch %d done)", done[-1], state.epochs_done)
+        return state
+
