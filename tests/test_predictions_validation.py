@@ -1,0 +1,208 @@
+"""Every validation case of a predictions file names its line and field."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from benchmark.errors import InputError
+from benchmark.predictions import (
+    MAX_LINE_BYTES,
+    PredictionsError,
+    check_predictions,
+    validate_predictions,
+)
+from tests.scoring_helpers import good_lines, small_split, write_lines
+
+HEADER = {"format": "vcval-predictions", "version": 1, "task": "corpus"}
+
+
+def problems_of(tmp_path, lines, header=HEADER, **options):
+    path = write_lines(tmp_path / "p.jsonl", lines, header)
+    split = small_split()
+    return validate_predictions(path, split, split.videos, **options)
+
+
+def only(problems):
+    assert len(problems) == 1, [p.render() for p in problems]
+    return problems[0]
+
+
+def with_line(index, change):
+    lines = good_lines()
+    lines[index] = change(lines[index])
+    return lines
+
+
+def with_candidate(field, value, index=0, position=0):
+    def change(line):
+        line["candidates"][position][field] = value
+        return line
+    return with_line(index, change)
+
+
+def test_a_good_file_is_valid(tmp_path):
+    assert problems_of(tmp_path, good_lines()) == []
+    assert problems_of(tmp_path, good_lines(), header=None) == []
+
+
+@pytest.mark.parametrize("raw, message", [("{not json", "not valid JSON"), ("[1, 2]", "expected a JSON object")])
+def test_not_json_or_not_an_object(tmp_path, raw, message):
+    lines = good_lines()
+    lines.insert(1, raw)
+    problem = only(problems_of(tmp_path, lines))
+    assert problem.line == 3 and message in problem.message
+
+
+@pytest.mark.parametrize("header, field", [({"format": "tvr", "version": 1}, "format"),
+                                           ({"format": "vcval-predictions", "version": 2}, "version"),
+                                           ({"format": "vcval-predictions", "version": 1, "task": "x"}, "task"),
+                                           ({"format": "vcval-predictions", "version": 1, "split": "val"}, "split")])
+def test_bad_header(tmp_path, header, field):
+    problem = only(problems_of(tmp_path, good_lines(), header=header))
+    assert (problem.line, problem.field) == (1, field)
+
+
+@pytest.mark.parametrize("qid, message", [(None, "missing"), (7, "expected a string")])
+def test_missing_or_non_string_qid(tmp_path, qid, message):
+    lines = good_lines() + [{"qid": qid, "candidates": []} if qid is not None else {"candidates": []}]
+    problem = only(problems_of(tmp_path, lines))
+    assert (problem.line, problem.field) == (5, "qid") and message in problem.message
+
+
+def test_unknown_and_duplicate_qid(tmp_path):
+    lines = good_lines() + [{"qid": "nope", "candidates": []}, good_lines()[0]]
+    unknown, duplicate = problems_of(tmp_path, lines)
+    assert (unknown.line, unknown.qid, unknown.field) == (5, "nope", "qid") and "unknown question" in unknown.message
+    assert (duplicate.line, duplicate.qid) == (6, "q1") and "already given on line 2" in duplicate.message
+
+
+def test_missing_questions_are_an_error_unless_allowed(tmp_path):
+    lines = good_lines()[:2]
+    problem = only(problems_of(tmp_path, lines))
+    assert problem.field == "qid" and "'q3'" in problem.message and "--allow-missing" in problem.message
+    assert problems_of(tmp_path, lines, allow_missing=True) == []
+
+
+@pytest.mark.parametrize("candidates, message", [("abc", "expected a list"), (None, "missing")])
+def test_candidates_not_a_list(tmp_path, candidates, message):
+    lines = with_line(0, lambda line: {"qid": "q1"} if candidates is None else {**line, "candidates": candidates})
+    problem = only(problems_of(tmp_path, lines))
+    assert (problem.line, problem.field) == (2, "candidates") and message in problem.message
+
+
+def test_more_than_100_candidates(tmp_path):
+    many = [{"video_id": "g1", "start": 0, "end": 1}] * 101
+    problem = only(problems_of(tmp_path, with_line(0, lambda line: {**line, "candidates": many})))
+    assert (problem.line, problem.field) == (2, "candidates") and "at most 100" in problem.message
+
+
+@pytest.mark.parametrize("field", ["video_id", "start", "end"])
+def test_candidate_missing_a_field(tmp_path, field):
+    def drop(line):
+        del line["candidates"][1][field]
+        return line
+    problem = only(problems_of(tmp_path, with_line(1, drop)))
+    assert (problem.line, problem.qid, problem.field) == (3, "q2", f"candidates[1].{field}")
+    assert problem.message == "missing"
+
+
+def test_candidate_not_an_object(tmp_path):
+    problem = only(problems_of(tmp_path, with_line(0, lambda line: {**line, "candidates": [3]})))
+    assert (problem.line, problem.field) == (2, "candidates[0]")
+
+
+def test_unknown_video(tmp_path):
+    problem = only(problems_of(tmp_path, with_candidate("video_id", "elsewhere", index=1, position=1)))
+    assert (problem.line, problem.field) == (3, "candidates[1].video_id") and "'elsewhere'" in problem.message
+
+
+@pytest.mark.parametrize("field, value", [("start", "NaN"), ("end", "Infinity"), ("start", "-Infinity")])
+def test_non_finite_numbers(tmp_path, field, value):
+    path = write_lines(tmp_path / "p.jsonl", good_lines(), HEADER)
+    original = '"start": 10.0' if field == "start" else '"end": 20.0'
+    path.write_text(path.read_text().replace(original, f'"{field}": {value}'))
+    problem = only(validate_predictions(path, small_split()))
+    assert (problem.line, problem.field) == (2, f"candidates[0].{field}") and "finite" in problem.message
+
+
+@pytest.mark.parametrize("field, value", [("start", "10"), ("end", None), ("start", True), ("video_id", 3)])
+def test_wrong_types(tmp_path, field, value):
+    problem = only(problems_of(tmp_path, with_candidate(field, value)))
+    assert (problem.line, problem.field) == (2, f"candidates[0].{field}")
+    assert "expected" in problem.message
+
+
+@pytest.mark.parametrize("start, end, field, message", [(-1.0, 5.0, "start", "negative"),
+                                                       (20.0, 10.0, "end", "before start"),
+                                                       (10.0, 101.5, "end", "beyond the video's duration")])
+def test_bad_spans(tmp_path, start, end, field, message):
+    lines = with_candidate("end", end)
+    lines[0]["candidates"][0]["start"] = start
+    problem = only(problems_of(tmp_path, lines))
+    assert (problem.line, problem.qid, problem.field) == (2, "q1", f"candidates[0].{field}")
+    assert message in problem.message
+
+
+def test_end_within_the_duration_tolerance_is_valid(tmp_path):
+    assert problems_of(tmp_path, with_candidate("end", 100.9)) == []
+
+
+def test_localization_candidate_outside_the_gold_video(tmp_path):
+    header = {**HEADER, "task": "localization"}
+    problems = problems_of(tmp_path, good_lines(), header=header)
+    assert [(p.line, p.field) for p in problems] == [(2, "candidates[1].video_id"), (3, "candidates[0].video_id")]
+    assert "gold video" in problems[0].message
+    assert problems_of(tmp_path, good_lines(), header=HEADER, task="localization") != []
+
+
+def test_explicit_task_contradicting_the_header(tmp_path):
+    problems = problems_of(tmp_path, good_lines(), header={**HEADER, "task": "corpus"}, task="localization")
+    assert (1, "task") in [(p.line, p.field) for p in problems]
+
+
+def test_problems_are_capped_then_counted(tmp_path):
+    lines = good_lines() + [{"qid": f"z{i}", "candidates": []} for i in range(30)]
+    problems = problems_of(tmp_path, lines, max_problems=10)
+    assert len(problems) == 11 and "20 more problems" in problems[-1].message
+
+
+def test_size_limit_and_gzip_expanding_past_it(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", good_lines(), HEADER)
+    with pytest.raises(InputError, match="larger than the size limit"):
+        validate_predictions(path, small_split(), max_bytes=100)
+    bomb = tmp_path / "bomb.jsonl.gz"
+    with gzip.open(bomb, "wt") as handle:
+        handle.write(json.dumps(HEADER) + "\n" + (" " * 10_000 + "\n") * 200)
+    assert bomb.stat().st_size < 10_000
+    with pytest.raises(InputError, match="expands past the size limit") as caught:
+        validate_predictions(bomb, small_split(), max_bytes=1_000_000)
+    assert caught.value.line is not None
+
+
+def test_overlong_line(tmp_path):
+    path = tmp_path / "p.jsonl"
+    path.write_text('{"qid": "q1", "candidates": [' + " " * (MAX_LINE_BYTES + 10) + "]}\n")
+    with pytest.raises(InputError, match="line longer than") as caught:
+        validate_predictions(path, small_split())
+    assert caught.value.line == 1
+
+
+def test_gzip_predictions_validate(tmp_path):
+    path = tmp_path / "p.jsonl.gz"
+    with gzip.open(path, "wt") as handle:
+        handle.write("\n".join(json.dumps(line) for line in [HEADER] + good_lines()) + "\n")
+    assert validate_predictions(path, small_split()) == []
+
+
+def test_check_raises_one_error_listing_every_problem(tmp_path):
+    lines = with_candidate("start", -3.0) + [{"qid": "nope", "candidates": []}]
+    path = write_lines(tmp_path / "p.jsonl", lines, HEADER)
+    with pytest.raises(PredictionsError) as caught:
+        check_predictions(path, small_split())
+    error = caught.value
+    assert isinstance(error, InputError) and len(error.problems) == 2
+    assert error.line == 2 and error.field == "candidates[0].start"
+    assert "2 problems" in str(error) and "line 5, qid 'nope', field 'qid'" in str(error)
