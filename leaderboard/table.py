@@ -8,6 +8,7 @@ entries compared in that column). Renderers only format what this module decides
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -61,7 +62,8 @@ class LeaderboardTable:
     def slug(self) -> str:
         """A file-name-safe identifier, unique per group."""
         safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in f"{self.split}-{self.task}-{self.protocol}")
-        return f"{safe}-{self.protocol_hash[:8]}"
+        key = "|".join((self.split, self.task, self.protocol_hash, self.data_fingerprint))
+        return f"{safe}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 def build_tables(entries: Iterable[Entry], split: str | None = None, alpha: float = ALPHA) -> list[LeaderboardTable]:
