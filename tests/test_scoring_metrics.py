@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.metrics import metric_keys, per_question_metrics, temporal_iou
-from benchmark.metrics.retrieval import first_appearance, gold_video_rank
+from benchmark.metrics.retrieval import gold_video_rank
 from benchmark.records import Annotation, Candidate, Prediction, SplitData, Video
 from benchmark.scoring import score
 from tests.scoring_helpers import GOLDEN
@@ -86,11 +86,11 @@ def test_iou_is_symmetric_bounded_and_one_on_identity(a, b):
     assert float(temporal_iou(a[0], a[1], a[0], a[1])) == 1.0
 
 
-def test_first_appearance_and_rank_modes():
-    codes = np.array([[5, 5, 2, 5, 7, -1], [-1, -1, -1, -1, -1, -1]])
-    assert first_appearance(codes).tolist() == [[True, False, True, False, True, False], [False] * 6]
-    assert gold_video_rank(codes, np.array([7, 7])).tolist() == [3, 0]
-    assert gold_video_rank(codes, np.array([7, 7]), "rows").tolist() == [5, 0]
+def test_rank_modes_with_repeats_and_padding():
+    codes = np.array([[5, 5, 2, 5, 7, -1], [-1, -1, -1, -1, -1, -1], [7, 1, 1, 1, 1, 1]])
+    assert gold_video_rank(codes, np.array([7, 7, 7])).tolist() == [3, 0, 1]
+    assert gold_video_rank(codes, np.array([2, 2, 1])).tolist() == [2, 0, 2]
+    assert gold_video_rank(codes, np.array([7, 7, 1]), "rows").tolist() == [5, 0, 2]
 
 
 def naive_question(candidates, gold, video_rank="distinct"):

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.metrics.iou import reaches
+from benchmark.metrics.iou import reaches, temporal_iou
 
 
-def gold_iou_matrix(iou: np.ndarray, in_gold: np.ndarray) -> np.ndarray:
-    """``(N, C)``: a candidate's IoU with the gold span when it lies in the gold video, else 0."""
-    return np.where(in_gold, iou, 0.0)
+def gold_iou_matrix(starts: np.ndarray, ends: np.ndarray, in_gold: np.ndarray, gold_starts: np.ndarray,
+                    gold_ends: np.ndarray) -> np.ndarray:
+    """``(N, C)``: a candidate's IoU with the gold span when it lies in the gold video, else 0.
+
+    Only the candidates in the gold video (a few per question) are measured."""
+    rows, columns = np.nonzero(in_gold)
+    matrix = np.zeros(in_gold.shape)
+    matrix[rows, columns] = temporal_iou(starts[rows, columns], ends[rows, columns], gold_starts[rows],
+                                         gold_ends[rows])
+    return matrix
 
 
 def best_iou_at_k(gold_iou: np.ndarray, k: int) -> np.ndarray:

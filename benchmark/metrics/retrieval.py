@@ -14,19 +14,11 @@ VIDEO_RANK_MODES = ("distinct", "rows")
 PAD = -1
 
 
-def first_appearance(codes: np.ndarray) -> np.ndarray:
-    """``(N, C)`` bool: the candidate is the first of its row with its video (padding is never first)."""
-    order = np.argsort(codes, axis=1, kind="stable")
-    sorted_codes = np.take_along_axis(codes, order, axis=1)
-    starts_group = np.ones(codes.shape, dtype=bool)
-    starts_group[:, 1:] = sorted_codes[:, 1:] != sorted_codes[:, :-1]
-    first = np.empty(codes.shape, dtype=bool)
-    np.put_along_axis(first, order, starts_group, axis=1)
-    return first & (codes != PAD)
-
-
 def gold_video_rank(codes: np.ndarray, gold_codes: np.ndarray, mode: str = "distinct") -> np.ndarray:
-    """``(N,)`` int: 1-based rank of the gold video in each question's video ranking, 0 when absent."""
+    """``(N,)`` int: 1-based rank of the gold video in each question's video ranking, 0 when absent.
+
+    Distinct ranking: 1 + the number of distinct videos before the gold video's first candidate,
+    counted by sorting that prefix of each row (padding sorts first and is not counted)."""
     if mode not in VIDEO_RANK_MODES:
         raise ValueError(f"video rank mode must be one of {VIDEO_RANK_MODES}, got {mode!r}")
     is_gold = codes == np.asarray(gold_codes)[:, None]
@@ -35,8 +27,11 @@ def gold_video_rank(codes: np.ndarray, gold_codes: np.ndarray, mode: str = "dist
     if mode == "rows":
         ranks = first_gold + 1
     else:
-        distinct_before = np.cumsum(first_appearance(codes), axis=1)
-        ranks = np.take_along_axis(distinct_before, first_gold[:, None], axis=1)[:, 0]
+        before_gold = np.arange(codes.shape[1]) < first_gold[:, None]
+        prefix = np.sort(np.where(before_gold, codes, PAD), axis=1)
+        new_value = np.ones(prefix.shape, dtype=bool)
+        new_value[:, 1:] = prefix[:, 1:] != prefix[:, :-1]
+        ranks = np.count_nonzero(new_value & (prefix != PAD), axis=1) + 1
     return np.where(found, ranks, 0).astype(np.int64)
 
 

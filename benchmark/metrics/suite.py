@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.metrics.iou import temporal_iou
 from benchmark.metrics.joint import best_iou_at_k, gold_iou_matrix, recall_at_k_iou
 from benchmark.metrics.localization import first_in_gold_iou, hit_at_iou
 from benchmark.metrics.retrieval import PAD, gold_video_rank, recall_at_k, reciprocal_rank
@@ -43,8 +42,8 @@ def per_question_metrics(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray
         codes = np.full((codes.shape[0], 1), PAD, dtype=codes.dtype)
         starts = ends = np.zeros(codes.shape)
     in_gold = (codes == gold_codes[:, None]) & (codes != PAD)
-    iou = temporal_iou(starts, ends, np.asarray(gold_starts)[:, None], np.asarray(gold_ends)[:, None])
-    gold_iou = gold_iou_matrix(iou, in_gold)
+    gold_iou = gold_iou_matrix(starts, ends, in_gold, np.asarray(gold_starts, dtype=np.float64),
+                               np.asarray(gold_ends, dtype=np.float64))
     values: dict[str, np.ndarray] = {}
 
     ranks = gold_video_rank(codes, gold_codes, video_rank)
@@ -59,7 +58,7 @@ def per_question_metrics(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray
             values[f"R{k}_IoU{m}"] = recall_at_k_iou(best, m)
         values[f"R{k}_mIoU"] = best
 
-    located = first_in_gold_iou(iou, in_gold)
+    located = first_in_gold_iou(gold_iou, in_gold)
     for m in IOU_THRESHOLDS:
         values[f"loc_R1_IoU{m}"] = hit_at_iou(located, m)
     values["loc_mIoU"] = located
