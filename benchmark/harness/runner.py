@@ -1,0 +1,267 @@
+"""``run_system``: one system, one protocol, one seed — trained, selected, run once on the evaluated split,
+scored, written to a run folder and logged to MLflow.
+
+The run folder holds everything (the record; MLflow only indexes it)::
+
+    OUT/manifest.json        system, config, bound protocol and its hash, seed, environment, timings
+    OUT/predictions.jsonl    the system's candidates (predictions format v1, with header)
+    OUT/scores.json          {"metrics", "ci", "n_questions", "meta"} from benchmark.scoring
+    OUT/slices.json          the metrics by answer-length and video-length bucket
+    OUT/per_query.jsonl      one line per question: gold, rank, every metric
+    OUT/plots/*.png          recall curves and the IoU distribution
+    OUT/summary.txt          the one-screen summary printed at the end
+    OUT/tracking.json        where MLflow logged it, or why it could not
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+
+from benchmark.data import Benchmark, load_benchmark
+from benchmark.errors import ConfigError, VcvalError
+from benchmark.harness.environment import environment
+from benchmark.harness.isolation import system_inputs
+from benchmark.harness.plots import write_plots
+from benchmark.harness.settings import merge_config
+from benchmark.harness.summary import render_run_summary
+from benchmark.predictions import write_predictions
+from benchmark.protocol import Protocol, load_protocol
+from benchmark.records import LocalizationQuery, Prediction, Question
+from benchmark.registry import create_system, resolve_system
+from benchmark.scoring import score, write_per_query
+from benchmark.tracking import TrackingResult, log_run_folder, warn
+
+# Protocol fields a system may take as configuration (see ``protocol_keys`` in docs/harness.md).
+PROTOCOL_SOURCES = ("seed", "max_tokens", "feature_clips", "selection_metric", "max_candidates")
+
+
+class SystemOutputError(VcvalError):
+    """A system returned predictions that do not answer exactly the questions it was asked."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one run produced; every file it names is under ``out_dir``."""
+
+    system: str
+    config: dict[str, Any]
+    protocol: Protocol
+    seed: int
+    out_dir: Path
+    metrics: dict[str, float]
+    ci: dict[str, list[float]]
+    n_questions: int
+    per_query: list[dict[str, Any]] = field(repr=False)
+    wall_time_s: float
+    timings: dict[str, float]
+    deviations: list[str]
+    tracking: TrackingResult | None
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.out_dir / "predictions.jsonl"
+
+    def summary(self) -> str:
+        return render_run_summary(self)
+
+
+def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *, split: str | None = None,
+               protocol: Protocol | str | Path | None = None, config: Mapping[str, Any] | None = None,
+               seed: int | None = None, track: bool = True, tracking_uri: str | None = None,
+               experiment: str | None = None, run_name: str | None = None,
+               labels: Mapping[str, str] | None = None, echo: bool = True) -> RunResult:
+    """Run ``system`` under ``protocol`` (default ``medvidcqa-paper``) on ``data`` and write ``out_dir``.
+
+    ``split`` overrides the protocol's evaluated split, ``seed`` its first seed. ``labels`` become extra
+    ``vcval.*`` MLflow tags (the ablation grid tags its cells). With ``track=False`` nothing is logged.
+    """
+    started = time.perf_counter()
+    say = print if echo else _silent
+    timings: dict[str, float] = {}
+    protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
+    load_started = time.perf_counter()
+    benchmark = data if isinstance(data, Benchmark) else load_benchmark(data)
+    protocol = protocol.bind(benchmark.name, benchmark.fingerprint, split)
+    timings["load"] = round(time.perf_counter() - load_started, 3)
+    seed = protocol.seeds[0] if seed is None else int(seed)
+    entry = resolve_system(system)
+    config, deviations = system_config(config or {}, getattr(entry.factory, "protocol_keys", {}), protocol, seed)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say(f"vcval run {system} | protocol {protocol.name} ({protocol.short_hash}) | data {benchmark.name} "
+        f"({benchmark.fingerprint[:12]}) | split {protocol.split} | seed {seed}")
+    for deviation in deviations:
+        warn(f"this run deviates from protocol '{protocol.name}': {deviation}")
+
+    set_global_seeds(seed)
+    instance = create_system(system, config)
+    inputs = system_inputs(benchmark, protocol)
+    with _timed(timings, "fit", say, f"on {len(inputs.training.train.annotations)} train questions, "
+                                     f"selection on {inputs.selection}"):
+        instance.fit(inputs.training)
+    with _timed(timings, "predict", say, f"{len(inputs.queries)} questions x {len(inputs.corpus)} videos"):
+        if protocol.task == "localization":
+            predictions = instance.predict_localization(cast(tuple[LocalizationQuery, ...], inputs.queries),
+                                                        inputs.corpus, protocol.max_candidates)
+        else:
+            predictions = instance.predict(cast(tuple[Question, ...], inputs.queries), inputs.corpus,
+                                           protocol.max_candidates)
+    predictions = order_predictions(predictions, [q.qid for q in inputs.queries], system)
+
+    evaluated = benchmark.split(protocol.split)
+    header = {"dataset": benchmark.name, "split": protocol.split, "system": system, "task": protocol.task}
+    predictions_path = write_predictions(out_dir / "predictions.jsonl", predictions, header)
+    with _timed(timings, "score", say, f"validation and {protocol.bootstrap} bootstrap resamples"):
+        # Scoring the written file validates it first (every candidate in the corpus, within its video).
+        report = score(predictions_path, evaluated, task=protocol.task, video_rank=protocol.video_rank,
+                       bootstrap=protocol.bootstrap, seed=protocol.bootstrap_seed, corpus=inputs.corpus,
+                       meta={"data_fingerprint": benchmark.fingerprint, "protocol_hash": protocol.hash,
+                             "system": system})
+    write_started = time.perf_counter()
+    _write_json(out_dir / "scores.json", report.to_dict())
+    _write_json(out_dir / "slices.json", report.slices)
+    write_per_query(out_dir / "per_query.jsonl", report)
+    write_plots(out_dir / "plots", report.metrics, report.per_query, protocol,
+                title=f"{system} on {benchmark.name} {protocol.split}")
+    run_environment = environment()
+    timings["write"] = round(time.perf_counter() - write_started, 3)
+    wall_time = time.perf_counter() - started
+    manifest = {
+        "system": system, "config": config, "split": protocol.split, "seed": seed,
+        "protocol": protocol.to_dict(), "protocol_hash": protocol.hash, "data_dir": str(benchmark.data_dir),
+        "selection": inputs.selection, "deviations": deviations, "timings_s": timings, "wall_time_s": wall_time,
+        "finished_at_ms": int(time.time() * 1000), "environment": run_environment,
+        "experiment": experiment or f"vcval-{protocol.name}", "run_name": run_name or f"{system} seed {seed}",
+        "labels": dict(labels or {}),
+    }
+    _write_json(out_dir / "manifest.json", manifest)
+    result = RunResult(system, config, protocol, seed, out_dir, dict(report.metrics), dict(report.ci),
+                       report.n_questions, report.per_query, wall_time, timings, deviations, None)
+    (out_dir / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
+
+    tracking = None
+    if track:
+        with _timed(timings, "track", say, "MLflow"):
+            tracking = log_run_folder(out_dir, uri=tracking_uri)
+        _write_json(out_dir / "tracking.json", tracking.to_dict())
+        if tracking.warning:
+            warn(tracking.warning)
+    result = RunResult(**{**result.__dict__, "tracking": tracking})
+    say(result.summary())
+    return result
+
+
+def system_config(config: Mapping[str, Any], protocol_keys: Mapping[str, str], protocol: Protocol,
+                  seed: int) -> tuple[dict[str, Any], list[str]]:
+    """The system's configuration with the protocol's settings filled in, and any deviations from them.
+
+    ``protocol_keys`` (declared by a factory) maps a config key (dotted for nested ones) to what the
+    protocol fixes: ``seed`` (the run's seed) or a protocol field. A key the user's config leaves out takes
+    the protocol's value; one it sets differently is kept and reported as a deviation."""
+    merged = merge_config({}, config)
+    deviations = []
+    for key, source in protocol_keys.items():
+        if source not in PROTOCOL_SOURCES:
+            raise ConfigError(f"protocol_keys maps '{key}' to '{source}', expected one of {', '.join(PROTOCOL_SOURCES)}")
+        wanted = seed if source == "seed" else getattr(protocol, source)
+        present, value = _lookup(merged, key)
+        if not present:
+            merge_config(merged, _nested(key, wanted))
+        elif value != wanted:
+            deviations.append(f"config '{key}' = {value!r} where the protocol's {source} is {wanted!r}")
+    return merged, deviations
+
+
+def order_predictions(predictions: Sequence[Prediction], qids: Sequence[str], system: str) -> list[Prediction]:
+    """The system's predictions in question order; exactly one per question asked, or an error."""
+    if not isinstance(predictions, (list, tuple)):
+        raise SystemOutputError(f"system '{system}' returned {type(predictions).__name__}, expected a list of "
+                                "Prediction")
+    by_qid: dict[str, Prediction] = {}
+    for index, prediction in enumerate(predictions):
+        if not isinstance(prediction, Prediction):
+            raise SystemOutputError(f"system '{system}': item {index} is {type(prediction).__name__}, not a "
+                                    "Prediction")
+        if prediction.qid in by_qid:
+            raise SystemOutputError(f"system '{system}' predicted question '{prediction.qid}' twice")
+        by_qid[prediction.qid] = prediction
+    missing = [qid for qid in qids if qid not in by_qid]
+    extra = sorted(set(by_qid) - set(qids))
+    if missing or extra:
+        raise SystemOutputError(f"system '{system}' must answer exactly the {len(qids)} questions asked: "
+                                f"{len(missing)} missing (e.g. {missing[:3]}), {len(extra)} not asked "
+                                f"(e.g. {extra[:3]})")
+    return [by_qid[qid] for qid in qids]
+
+
+def set_global_seeds(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators (systems with their own seeds get them too)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
+    """Find ``a.b`` either nested (``{"a": {"b": ...}}``) or flat (``{"a.b": ...}``)."""
+    if dotted in config:
+        return True, config[dotted]
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False, None
+        node = node[part]
+    return True, node
+
+
+def _nested(dotted: str, value: Any) -> dict[str, Any]:
+    parts = dotted.split(".")
+    nested: dict[str, Any] = {parts[-1]: value}
+    for part in reversed(parts[:-1]):
+        nested = {part: nested}
+    return nested
+
+
+class _timed:
+    """Time a step into ``timings`` and print one line when it ends."""
+
+    def __init__(self, timings: dict[str, float], name: str, say, detail: str) -> None:
+        self.timings, self.name, self.say, self.detail = timings, name, say, detail
+
+    def __enter__(self) -> None:
+        self.say(f"  {self.name:<8} {self.detail} ...", flush=True)
+        self.started = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        self.timings[self.name] = round(time.perf_counter() - self.started, 3)
+        if exc[0] is None:
+            self.say(f"  {self.name:<8} done in {self.timings[self.name]:.1f} s")
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=False, default=_json_default) + "\n", encoding="utf-8")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _silent(*args, **kwargs) -> None:
+    return None

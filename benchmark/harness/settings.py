@@ -1,0 +1,70 @@
+"""System configurations from files and ``--set key=value`` overrides."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import ConfigError
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """A YAML or JSON mapping of system options."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the configuration file: {error.strerror or error}") from error
+    try:
+        value = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{path}: a configuration must be a mapping of options, got {type(value).__name__}")
+    return dict(value)
+
+
+def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
+    """``["bm25.k1=1.2", "visual=false"]`` -> ``{"bm25": {"k1": 1.2}, "visual": False}``; values are read as
+    YAML scalars or lists (``3``, ``0.5``, ``true``, ``null``, ``[1, 2]``), anything else stays a string."""
+    config: dict[str, Any] = {}
+    for assignment in assignments:
+        key, sep, raw = assignment.partition("=")
+        key = key.strip()
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(f"--set {assignment!r}: expected key=value (a dotted key for nested options)")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        merge_config(config, _nest(key.split("."), value))
+    return config
+
+
+def merge_config(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Merge ``overrides`` into ``base`` in place, recursing into nested mappings; returns ``base``."""
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            base[key] = merge_config(dict(base[key]), value)
+        else:
+            base[key] = dict(value) if isinstance(value, Mapping) else value
+    return base
+
+
+def resolve_config(config_file: str | Path | None = None, assignments: Iterable[str] = (),
+                   base: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``base``, then the file, then the ``--set`` assignments (later wins)."""
+    config = merge_config({}, base or {})
+    if config_file is not None:
+        merge_config(config, load_config_file(config_file))
+    return merge_config(config, parse_assignments(assignments))
+
+
+def _nest(parts: list[str], value: Any) -> dict[str, Any]:
+    return {parts[0]: value} if len(parts) == 1 else {parts[0]: _nest(parts[1:], value)}

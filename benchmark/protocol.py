@@ -1,0 +1,231 @@
+"""Protocols: the frozen, hashed record of everything that makes two runs comparable.
+
+A protocol fixes the evaluated split, the corpus each question is searched against, the candidate cap,
+the reported IoU thresholds and ranks, the text and video budgets handed to models, the seeds, how models
+are selected, and the bootstrap of the intervals. Named protocols ship as YAML files in
+``benchmark/protocols/``; any other YAML file with the same fields works too (``--protocol FILE``).
+
+A shipped protocol leaves the data open; :meth:`Protocol.bind` pins it to a loaded data folder (its name
+and content fingerprint) and to the evaluated split. The hash of a bound protocol is what every run
+records: two runs are comparable exactly when their hashes are equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.data.corpus import CorpusSetting
+from benchmark.data.sources import canonical_split
+from benchmark.errors import ConfigError, DataError, VcvalError
+
+PROTOCOL_PACKAGE = "benchmark.protocols"
+DEFAULT_PROTOCOL = "medvidcqa-paper"
+SUPPORTED_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
+SUPPORTED_RECALL_AT = (1, 5, 10, 50, 100)
+MAX_CANDIDATES = 100
+TASKS = ("corpus", "localization")
+VIDEO_RANKS = ("distinct", "rows")
+# Fields that describe a protocol but do not change what its runs measure: left out of the hash.
+_UNHASHED_FIELDS = ("name", "description")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """Everything that defines a comparable run. See ``docs/harness.md`` for each field."""
+
+    name: str
+    description: str = ""
+    task: str = "corpus"
+    split: str = "test"
+    corpus: str = "split"
+    corpus_seed: int = 0
+    max_candidates: int = MAX_CANDIDATES
+    iou_thresholds: tuple[float, ...] = SUPPORTED_IOU_THRESHOLDS
+    recall_at: tuple[int, ...] = SUPPORTED_RECALL_AT
+    video_rank: str = "distinct"
+    max_tokens: int = 1300
+    feature_clips: int = 768
+    seeds: tuple[int, ...] = (42,)
+    selection_split: str = "validation"
+    selection_metric: str = "R1_mIoU"
+    bootstrap: int = 1000
+    bootstrap_seed: int = 0
+    dataset: str | None = None
+    data_fingerprint: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_protocol(self)
+
+    @property
+    def corpus_setting(self) -> CorpusSetting:
+        return CorpusSetting.parse(self.corpus, seed=self.corpus_seed)
+
+    @property
+    def is_bound(self) -> bool:
+        return self.data_fingerprint is not None and self.dataset is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able values (tuples become lists), in field order."""
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+    @property
+    def hash(self) -> str:
+        """sha256 of the canonical JSON of every field that changes what is measured."""
+        content = {key: value for key, value in self.to_dict().items() if key not in _UNHASHED_FIELDS}
+        return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    def replace(self, **changes: Any) -> Protocol:
+        """A copy with some fields changed (validated like a loaded protocol)."""
+        unknown = sorted(set(changes) - _field_names())
+        if unknown:
+            raise ConfigError(f"unknown protocol field(s) {', '.join(unknown)}; known: {', '.join(sorted(_field_names()))}")
+        return dataclasses.replace(self, **{key: _coerce(key, value, self.name) for key, value in changes.items()})
+
+    def bind(self, data_name: str, data_fingerprint: str, split: str | None = None) -> Protocol:
+        """This protocol pinned to one data folder's content and to the evaluated ``split``.
+
+        A protocol that already names a fingerprint refuses other data: comparing runs on different data is
+        exactly what a protocol exists to prevent."""
+        if self.data_fingerprint is not None and self.data_fingerprint != data_fingerprint:
+            raise DataError(
+                f"protocol '{self.name}' is pinned to data fingerprint {self.data_fingerprint[:12]}, but the data "
+                f"folder has {data_fingerprint[:12]}: runs on different data are not comparable",
+                field="data_fingerprint")
+        return self.replace(dataset=data_name, data_fingerprint=data_fingerprint, split=split or self.split)
+
+
+def named_protocols() -> list[str]:
+    """Names of the protocols that ship with the package."""
+    folder = resources.files(PROTOCOL_PACKAGE)
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
+def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
+    """A shipped protocol by name (default ``medvidcqa-paper``) or a protocol YAML/JSON file by path."""
+    name_or_path = name_or_path or DEFAULT_PROTOCOL
+    text_name = str(name_or_path)
+    if text_name in named_protocols():
+        source = f"{PROTOCOL_PACKAGE}/{text_name}.yaml"
+        text = resources.files(PROTOCOL_PACKAGE).joinpath(f"{text_name}.yaml").read_text(encoding="utf-8")
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise ConfigError(f"unknown protocol '{text_name}': not a shipped protocol "
+                              f"({', '.join(named_protocols())}) nor a file")
+        source, text = str(path), path.read_text(encoding="utf-8")
+    try:
+        mapping = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{source}: not valid YAML: {error}") from error
+    return protocol_from_mapping(mapping, source)
+
+
+def protocol_from_mapping(mapping: Any, source: str = "protocol") -> Protocol:
+    """Validate a mapping (a parsed protocol file, or a run's recorded ``protocol.json``) into a protocol."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(f"{source}: a protocol must be a mapping of fields, got {type(mapping).__name__}")
+    unknown = sorted(set(mapping) - _field_names())
+    if unknown:
+        raise ConfigError(f"{source}: unknown protocol field(s) {', '.join(map(str, unknown))}; "
+                          f"known: {', '.join(sorted(_field_names()))}")
+    if "name" not in mapping:
+        raise ConfigError(f"{source}: field 'name' is missing")
+    try:
+        return Protocol(**{key: _coerce(key, value, source) for key, value in mapping.items()})
+    except ConfigError as error:
+        if str(error).startswith(source):
+            raise
+        raise ConfigError(f"{source}: {error}") from error
+
+
+def _field_names() -> set[str]:
+    return {f.name for f in dataclasses.fields(Protocol)}
+
+
+_INT_FIELDS = ("corpus_seed", "max_candidates", "max_tokens", "feature_clips", "bootstrap", "bootstrap_seed")
+_STR_FIELDS = ("name", "description", "task", "split", "corpus", "video_rank", "selection_split", "selection_metric")
+_OPTIONAL_STR_FIELDS = ("dataset", "data_fingerprint")
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Check one field's type and turn lists into tuples; say which field and what was expected."""
+    def fail(expected: str) -> ConfigError:
+        return ConfigError(f"{source}: field '{key}' must be {expected}, got {value!r}")
+
+    if key in _INT_FIELDS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise fail("an integer")
+        return value
+    if key in _STR_FIELDS:
+        if not isinstance(value, str):
+            raise fail("a string")
+        return value
+    if key in _OPTIONAL_STR_FIELDS:
+        if value is not None and not isinstance(value, str):
+            raise fail("a string or null")
+        return value
+    if key in ("iou_thresholds", "recall_at", "seeds"):
+        if not isinstance(value, (list, tuple)) or not value:
+            raise fail("a non-empty list")
+        if key == "iou_thresholds":
+            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+                raise fail("a list of numbers")
+            return tuple(float(v) for v in value)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            raise fail("a list of integers")
+        return tuple(value)
+    raise ConfigError(f"{source}: unknown protocol field '{key}'")
+
+
+def _check_protocol(protocol: Protocol) -> None:
+    where = f"protocol '{protocol.name}'"
+    if protocol.task not in TASKS:
+        raise ConfigError(f"{where}: field 'task' must be one of {', '.join(TASKS)}, got {protocol.task!r}")
+    try:
+        CorpusSetting.parse(protocol.corpus, seed=protocol.corpus_seed)
+        # 'val' and 'dev' name the validation split: store the canonical name so that the hash agrees.
+        object.__setattr__(protocol, "split", canonical_split(protocol.split))
+        object.__setattr__(protocol, "selection_split", canonical_split(protocol.selection_split))
+    except VcvalError as error:
+        raise ConfigError(f"{where}: {error}") from error
+    if protocol.split == "train":
+        raise ConfigError(f"{where}: field 'split' must be validation or test: systems train on train")
+    if protocol.selection_split == "test":
+        raise ConfigError(f"{where}: field 'selection_split' must not be test: selecting on the test answers "
+                          "would leak them")
+    if not 1 <= protocol.max_candidates <= MAX_CANDIDATES:
+        raise ConfigError(f"{where}: field 'max_candidates' must be between 1 and {MAX_CANDIDATES}, "
+                          f"got {protocol.max_candidates}")
+    if not set(protocol.iou_thresholds) <= set(SUPPORTED_IOU_THRESHOLDS):
+        raise ConfigError(f"{where}: field 'iou_thresholds' must be drawn from {list(SUPPORTED_IOU_THRESHOLDS)} "
+                          f"(the scorer's), got {list(protocol.iou_thresholds)}")
+    if not set(protocol.recall_at) <= set(SUPPORTED_RECALL_AT):
+        raise ConfigError(f"{where}: field 'recall_at' must be drawn from {list(SUPPORTED_RECALL_AT)} "
+                          f"(the scorer's), got {list(protocol.recall_at)}")
+    if protocol.video_rank not in VIDEO_RANKS:
+        raise ConfigError(f"{where}: field 'video_rank' must be one of {', '.join(VIDEO_RANKS)}, "
+                          f"got {protocol.video_rank!r}")
+    for key in ("max_tokens", "feature_clips"):
+        if getattr(protocol, key) < 1:
+            raise ConfigError(f"{where}: field '{key}' must be positive, got {getattr(protocol, key)}")
+    if protocol.bootstrap < 0:
+        raise ConfigError(f"{where}: field 'bootstrap' must be 0 (no intervals) or more, got {protocol.bootstrap}")
+    if len(set(protocol.seeds)) != len(protocol.seeds):
+        raise ConfigError(f"{where}: field 'seeds' repeats a seed: {list(protocol.seeds)}")
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

@@ -1,0 +1,1 @@
+"""Shipped protocols, one YAML file each (see benchmark.protocol)."""
