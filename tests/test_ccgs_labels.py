@@ -1,0 +1,89 @@
+"""Labels on hand-made subtitles, the IoU matrix, clip labels and the window plan."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchmark.records import SubtitlePiece, Video
+from ccgs.encoding import SubtitleTokens, plan_windows
+from ccgs.labels import clip_labels, nearest_pieces, span_iou_matrix, span_label
+
+STARTS = np.array([0.0, 4.0, 10.0, 15.0, 22.0])
+ENDS = np.array([3.5, 9.0, 14.0, 21.0, 30.0])
+
+
+def test_nearest_pieces_take_the_first_start_and_the_last_end_on_ties():
+    assert nearest_pieces(STARTS, ENDS, 9.6, 20.0) == (2, 3)
+    # answer start 7.0 is 3 s from both piece 1 (4.0) and piece 2 (10.0): the first wins
+    assert nearest_pieces(STARTS, ENDS, 7.0, 17.5)[0] == 1
+    # answer end 17.5 is 3.5 s from both piece 2's end (14.0) and piece 3's end (21.0): the last wins
+    assert nearest_pieces(STARTS, ENDS, 7.0, 17.5)[1] == 3
+
+
+def test_iou_matrix_is_upper_triangular_with_exact_values():
+    iou = span_iou_matrix(STARTS, ENDS, 10.0, 21.0)
+    assert iou.shape == (5, 5)
+    assert np.all(np.tril(iou, -1) == 0)
+    assert iou[2, 3] == 1.0
+    assert np.isclose(iou[1, 3], 11.0 / 17.0)  # [4, 21] vs [10, 21]
+    assert np.isclose(iou[2, 2], 4.0 / 11.0)  # [10, 14] vs [10, 21]
+    assert iou[0, 0] == 0.0
+
+
+def test_target_is_the_best_iou_span_not_the_nearest_pieces():
+    label = span_label(STARTS, ENDS, 9.6, 20.0)
+    assert label.target == (2, 3)
+    assert np.isclose(label.best_iou, (20.0 - 10.0) / (21.0 - 9.6))
+    # nearest pieces (1 and 1) differ from the best span when an answer straddles a gap
+    label = span_label(STARTS, ENDS, 3.0, 9.2)
+    assert (label.start_piece, label.end_piece) == (1, 1)
+    assert label.target == (1, 1)
+
+
+def test_clip_labels_mark_overlapping_clips_and_pad():
+    labels = clip_labels(num_clips=10, length=16, duration=100.0, answer_start=25.0, answer_end=41.0)
+    assert labels.tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0] + [0] * 6
+
+
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=60), st.integers(41, 200), st.integers(0, 5))
+def test_window_plan_covers_every_piece_within_budget(costs, budget, overlap):
+    windows = plan_windows(costs, budget, overlap)
+    assert windows[0][0] == 0 and windows[-1][1] == len(costs)
+    for (a, b), (c, _) in zip(windows, windows[1:], strict=False):
+        assert a < c <= b  # progress, and no gap between consecutive windows
+        assert b - c <= overlap
+    for a, b in windows:
+        assert sum(costs[a:b]) <= budget
+
+
+class _WordTokenizer:
+    """Each word is one token (id = its length); enough to pin sequence layout and windows."""
+
+    cls_token_id, sep_token_id, pad_token_id = 1, 2, 0
+
+    def __call__(self, text, add_special_tokens=False):
+        if isinstance(text, list):
+            return {"input_ids": [[len(w) + 10 for w in t.split()] for t in text]}
+        return {"input_ids": [len(w) + 10 for w in text.split()]}
+
+
+def test_sequence_layout_markers_and_windowing():
+    pieces = tuple(SubtitlePiece(float(i), float(i) + 1, "a bb ccc") for i in range(10))
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    video = Video("v", 10.0, pieces)
+    windows = tokens.windows(video)
+    assert [(w.first_piece, w.num_pieces) for w in windows] == [(0, 4), (3, 4), (6, 4)]  # budget 18: 4 x (3 + marker)
+    assert tokens.windowed_videos == 1
+    sequence = tokens.sequence(tokens.question("why is it"), windows[0])
+    assert sequence.input_ids[:5] == [1, 13, 12, 12, 2]
+    assert sequence.marker_positions == [4, 8, 12, 16, 20]
+    assert all(sequence.input_ids[p] == 2 for p in sequence.marker_positions)
+    assert len(sequence.input_ids) <= 24
+
+
+def test_video_without_subtitles_is_one_piece_spanning_it():
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    (window,) = tokens.windows(Video("silent", 42.0))
+    assert window.num_pieces == 1 and window.starts.tolist() == [0.0] and window.ends.tolist() == [42.0]
