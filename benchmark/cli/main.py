@@ -16,6 +16,7 @@ from benchmark.errors import VcvalError
 COMMAND_MODULES = (
     "benchmark.cli.demo_command",
     "benchmark.cli.data_command",
+    "benchmark.cli.train_command",
     "benchmark.cli.score_command",
     "benchmark.cli.run_command",
     "benchmark.cli.ablate_command",
