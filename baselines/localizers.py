@@ -1,0 +1,205 @@
+"""Span-only localizers that need no neural training: the whole video, a random span, the train-split
+prior span, and the best lexical window of subtitle pieces."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from baselines.passages import Passages, sliding_windows
+from baselines.spans import non_maximum_suppression, temporal_iou
+from baselines.text import BM25Index, LexicalOptions
+from benchmark.errors import ConfigError, DataError
+from benchmark.records import Candidate, LocalizationQuery, SplitData, Video
+from benchmark.systems import TrainingData
+
+
+def relative_spans(split: SplitData) -> tuple[np.ndarray, np.ndarray]:
+    """Gold spans of a split as fractions of their video's duration: (starts, ends) in [0, 1]."""
+    rows = [(a.start / a.video_duration, a.end / a.video_duration) for a in split.annotations if a.video_duration > 0]
+    if not rows:
+        raise DataError(f"split '{split.name}' has no answer spans with a positive video duration to learn from")
+    spans = np.clip(np.asarray(rows, dtype=np.float64), 0.0, 1.0)
+    return spans[:, 0], np.maximum(spans[:, 1], spans[:, 0])
+
+
+def video_of(query: LocalizationQuery, videos: Mapping[str, Video]) -> Video:
+    try:
+        return videos[query.video_id]
+    except KeyError:
+        raise DataError(f"video '{query.video_id}' of question '{query.qid}' is not in the corpus",
+                        record=query.qid, field="video_id") from None
+
+
+class WholeVideoLocalizer:
+    """The whole video as the answer: the trivial localizer, exact when answers cover their videos."""
+
+    name = "whole"
+
+    def fit(self, data: TrainingData) -> None:
+        """Nothing to learn."""
+
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        return [[Candidate(q.video_id, 0.0, video_of(q, videos).duration, 1.0)] for q in queries]
+
+
+@dataclass(frozen=True)
+class RandomOptions:
+    seed: int = 0
+
+
+class RandomLocalizer:
+    """Spans whose lengths (as a fraction of the video) are drawn from the train answers and whose start is
+    uniform. Seeded per question, so a question's spans do not depend on the other questions."""
+
+    name = "random"
+
+    def __init__(self, options: RandomOptions | None = None) -> None:
+        self.options = options or RandomOptions()
+        self._lengths: np.ndarray | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        starts, ends = relative_spans(data.train)
+        self._lengths = ends - starts
+
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        if self._lengths is None:
+            raise ConfigError("RandomLocalizer.localize called before fit(training data)")
+        results = []
+        for query in queries:
+            duration = video_of(query, videos).duration
+            rng = question_rng(self.options.seed, query.qid)
+            lengths = rng.choice(self._lengths, size=top_n)
+            starts = rng.uniform(0.0, 1.0, size=top_n) * (1.0 - lengths)
+            results.append([Candidate(query.video_id, float(s * duration), float((s + n) * duration), 0.0)
+                            for s, n in zip(starts, lengths, strict=True)])
+        return results
+
+
+def question_rng(seed: int, qid: str) -> np.random.Generator:
+    return np.random.default_rng([seed, zlib.crc32(qid.encode("utf-8"))])
+
+
+@dataclass(frozen=True)
+class PriorOptions:
+    """Candidate spans on a grid of ``bins`` steps of the (relative) video timeline."""
+
+    bins: int = 40
+
+    def __post_init__(self) -> None:
+        if self.bins < 1:
+            raise ValueError(f"prior.bins must be >= 1, got {self.bins}")
+
+
+class PriorLocalizer:
+    """The same relative spans for every question: those with the highest mean IoU against the train answers
+    (in relative time), i.e. the best question-blind guesses."""
+
+    name = "prior"
+
+    def __init__(self, options: PriorOptions | None = None) -> None:
+        self.options = options or PriorOptions()
+        self._spans: np.ndarray | None = None
+        self._scores: np.ndarray | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        gold_starts, gold_ends = relative_spans(data.train)
+        grid = np.linspace(0.0, 1.0, self.options.bins + 1)
+        firsts, lasts = np.triu_indices(len(grid), k=1)
+        starts, ends = grid[firsts], grid[lasts]
+        intersection = np.clip(np.minimum(ends[:, None], gold_ends) - np.maximum(starts[:, None], gold_starts), 0, None)
+        union = np.maximum(ends[:, None], gold_ends) - np.minimum(starts[:, None], gold_starts)
+        mean_iou = (intersection / np.maximum(union, 1e-12)).mean(axis=1)
+        self._spans = np.stack([starts, ends], axis=1)
+        self._scores = mean_iou
+
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        if self._spans is None or self._scores is None:
+            raise ConfigError("PriorLocalizer.localize called before fit(training data)")
+        kept = non_maximum_suppression(self._spans[:, 0], self._spans[:, 1], self._scores, top_n)
+        results = []
+        for query in queries:
+            duration = video_of(query, videos).duration
+            results.append([Candidate(query.video_id, float(self._spans[i, 0] * duration),
+                                      float(self._spans[i, 1] * duration), float(self._scores[i])) for i in kept])
+        return results
+
+
+@dataclass(frozen=True)
+class LexicalWindowOptions:
+    """Window lengths (in subtitle pieces) to choose from on train, the stride between windows, and how many
+    train questions (drawn with ``seed``) the choice is made on."""
+
+    sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24)
+    stride: int = 1
+    fit_questions: int = 500
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.sizes or min(self.sizes) < 1 or self.stride < 1 or self.fit_questions < 1:
+            raise ValueError("window.sizes must be non-empty positive integers, window.stride and "
+                             "window.fit_questions >= 1")
+
+
+class LexicalWindowLocalizer:
+    """The contiguous window of subtitle pieces most similar to the question under BM25 (windows of the
+    whole corpus are the documents). The window length is the one with the best mean IoU on train."""
+
+    name = "window"
+
+    def __init__(self, options: LexicalWindowOptions | None = None, lexical: LexicalOptions | None = None) -> None:
+        self.options = options or LexicalWindowOptions()
+        self.lexical = lexical or LexicalOptions()
+        self.size: int | None = None
+        self.fit_scores: dict[int, float] = {}
+        self._cache: tuple[tuple[str, ...], int, Passages, BM25Index] | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        annotations = list(data.train.annotations)
+        if len(annotations) > self.options.fit_questions:
+            rng = np.random.default_rng(self.options.seed)
+            chosen = sorted(rng.choice(len(annotations), self.options.fit_questions, replace=False))
+            annotations = [annotations[i] for i in chosen]
+        queries = [a.localization_query for a in annotations]
+        self.fit_scores = {}
+        for size in sorted(set(self.options.sizes)):
+            spans = self._localize_with(size, queries, data.train.videos, top_n=1)
+            ious = [temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
+                    for c, a in zip(spans, annotations, strict=True)]
+            self.fit_scores[size] = float(np.mean(ious))
+        self.size = max(self.fit_scores, key=lambda size: (self.fit_scores[size], -size))
+        self._cache = None
+
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        if self.size is None:
+            raise ConfigError("LexicalWindowLocalizer.localize called before fit(training data)")
+        return self._localize_with(self.size, queries, videos, top_n)
+
+    def _localize_with(self, size: int, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                       top_n: int) -> list[list[Candidate]]:
+        for query in queries:
+            video_of(query, videos)
+        passages, index = self._windows(size, videos)
+        position = {video_id: i for i, video_id in enumerate(passages.video_ids)}
+        results = []
+        all_scores = index.scores([q.text for q in queries]) if queries else []
+        for query, scores in zip(queries, all_scores, strict=True):
+            window = passages.of_video(position[query.video_id])
+            starts, ends, own = passages.starts[window], passages.ends[window], scores[window]
+            kept = non_maximum_suppression(starts, ends, own, top_n)
+            results.append([Candidate(query.video_id, float(starts[i]), float(ends[i]), float(own[i])) for i in kept])
+        return results
+
+    def _windows(self, size: int, videos: Mapping[str, Video]) -> tuple[Passages, BM25Index]:
+        key = tuple(videos)
+        if self._cache is None or self._cache[0] != key or self._cache[1] != size:
+            passages = sliding_windows(videos, size, self.options.stride)
+            self._cache = (key, size, passages, BM25Index(passages.texts, self.lexical))
+        return self._cache[2], self._cache[3]

@@ -1,0 +1,220 @@
+"""A learned text span localizer: a transformer encoder reads the question with the subtitle pieces of the
+video, each piece is the mean of its token states, and start/end heads score every piece. Videos longer
+than the encoder's input are cut into chunks of whole pieces, each chunk prefixed by the question; the
+start and end softmaxes run over all pieces of the video. Trained on train, the epoch with the best mean
+IoU on validation is kept. Any Hugging Face encoder works (by name or folder); ``encoder='tiny'`` builds a
+random-init tiny BERT with a tokenizer trained on the train texts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.dense import DEFAULT_MODEL, resolve_model
+from baselines.localizers import video_of
+from baselines.spans import decode_spans, temporal_iou
+from baselines.tiny_encoder import tiny_encoder
+from baselines.training import BestState, gold_units, quiet_transformers
+from benchmark.errors import ConfigError
+from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
+from benchmark.systems import TrainingData
+
+
+@dataclass(frozen=True)
+class TextSpanOptions:
+    """``encoder``: a Hugging Face encoder name or folder, or 'tiny'; ``max_length``: tokens per chunk;
+    ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
+    ``batch_questions`` (questions per optimiser step); ``max_train_questions``: 0 for all, else a seeded
+    sample; ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
+
+    encoder: str = DEFAULT_MODEL
+    max_length: int = 256
+    max_question_tokens: int = 48
+    max_piece_tokens: int = 32
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    batch_questions: int = 8
+    max_train_questions: int = 0
+    tiny_hidden: int = 64
+    tiny_layers: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_length < self.max_question_tokens + self.max_piece_tokens + 3:
+            raise ValueError("textspan.max_length must leave room for the question, one piece and 3 special tokens")
+        if min(self.epochs, self.batch_questions, self.max_question_tokens, self.max_piece_tokens) < 1:
+            raise ValueError("textspan.epochs, batch_questions and token limits must be >= 1")
+        if self.learning_rate <= 0 or self.max_train_questions < 0:
+            raise ValueError("textspan.learning_rate must be > 0 and max_train_questions >= 0")
+
+
+class PieceSpanModel(nn.Module):
+    """Encoder + mean pooling per piece + a linear start/end head."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.Linear(encoder.config.hidden_size, 2)
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, piece_index: torch.Tensor,
+                piece_count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        flat_hidden = hidden.reshape(-1, hidden.shape[-1])
+        flat_index = piece_index.reshape(-1)
+        used = flat_index >= 0
+        sums = hidden.new_zeros(piece_count, hidden.shape[-1]).index_add_(0, flat_index[used], flat_hidden[used])
+        counts = hidden.new_zeros(piece_count).index_add_(0, flat_index[used], hidden.new_ones(int(used.sum())))
+        logits = self.heads(sums / counts.clamp(min=1.0)[:, None])
+        return logits[:, 0], logits[:, 1]
+
+
+class TextSpanLocalizer:
+    name = "textspan"
+
+    def __init__(self, options: TextSpanOptions | None = None) -> None:
+        self.options = options or TextSpanOptions()
+        self.model: PieceSpanModel | None = None
+        self.tokenizer = None
+        self.max_span_pieces = 1
+        self.validation_iou: float | None = None
+        self.best_epoch: int | None = None
+        self._piece_tokens: dict[str, list[list[int]]] = {}
+
+    # -- fitting -----------------------------------------------------------------------------------------
+    def fit(self, data: TrainingData) -> None:
+        options = self.options
+        torch.manual_seed(options.seed)
+        quiet_transformers()
+        train = [a for a in data.train.annotations if data.train.videos[a.video_id].pieces]
+        if not train:
+            raise ConfigError("the text span localizer needs train questions whose videos have subtitles")
+        if options.max_train_questions and len(train) > options.max_train_questions:
+            chosen = np.random.default_rng(options.seed).choice(len(train), options.max_train_questions, replace=False)
+            train = [train[i] for i in sorted(chosen)]
+        self._load_encoder(data)
+        self._piece_tokens = {}
+        model = self._require_model()
+        spans = [self._gold(a, data.train.videos[a.video_id]) for a in train]
+        self.max_span_pieces = max(last - first + 1 for first, last in spans)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
+        validation = [a for a in data.validation.annotations if data.validation.videos[a.video_id].pieces]
+        best = BestState()
+        rng = np.random.default_rng(options.seed)
+        for epoch in range(options.epochs):
+            model.train()
+            order = rng.permutation(len(train))
+            for step_start in range(0, len(order), options.batch_questions):
+                optimizer.zero_grad()
+                batch = order[step_start:step_start + options.batch_questions]
+                for i in batch:
+                    annotation = train[i]
+                    start_logits, end_logits = self._logits(annotation.text, data.train.videos[annotation.video_id])
+                    first, last = spans[i]
+                    loss = nn.functional.cross_entropy(start_logits[None], torch.tensor([first])) + \
+                        nn.functional.cross_entropy(end_logits[None], torch.tensor([last]))
+                    (loss / len(batch)).backward()
+                optimizer.step()
+            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            best.offer(score, epoch, model.state_dict)
+        if best.state is not None:
+            model.load_state_dict(best.state)
+        self.validation_iou = float(best.score) if validation else None
+        self.best_epoch = best.epoch
+
+    def _load_encoder(self, data: TrainingData) -> None:
+        if self.options.encoder == "tiny":
+            texts = [a.text for a in data.train.annotations] + \
+                [p.text for v in data.train.videos.values() for p in v.pieces]
+            encoder, self.tokenizer = tiny_encoder(texts, hidden_size=self.options.tiny_hidden,
+                                                   layers=self.options.tiny_layers, heads=2,
+                                                   max_positions=self.options.max_length, seed=self.options.seed)
+        else:
+            from transformers import AutoModel, AutoTokenizer
+
+            path = resolve_model(self.options.encoder)
+            try:
+                encoder = AutoModel.from_pretrained(path)
+                self.tokenizer = AutoTokenizer.from_pretrained(path)
+            except OSError as error:
+                raise ConfigError(f"cannot load the encoder '{self.options.encoder}': {error}") from error
+            limit = getattr(encoder.config, "max_position_embeddings", self.options.max_length)
+            if self.options.max_length > limit:
+                raise ConfigError(f"textspan.max_length {self.options.max_length} exceeds the encoder's {limit} "
+                                  "positions")
+        if self.tokenizer.cls_token_id is None or self.tokenizer.sep_token_id is None:
+            raise ConfigError(f"the encoder '{self.options.encoder}' has no [CLS]/[SEP] tokens; use a BERT-style "
+                              "encoder")
+        self.model = PieceSpanModel(encoder)
+
+    @staticmethod
+    def _gold(annotation: Annotation, video: Video) -> tuple[int, int]:
+        starts = np.array([p.start for p in video.pieces])
+        ends = np.array([p.end for p in video.pieces])
+        return gold_units(starts, ends, annotation.start, annotation.end)
+
+    # -- encoding ----------------------------------------------------------------------------------------
+    def _pieces_of(self, video: Video) -> list[list[int]]:
+        if video.video_id not in self._piece_tokens:
+            encoded = self.tokenizer([p.text for p in video.pieces], add_special_tokens=False)["input_ids"]
+            unknown = self.tokenizer.unk_token_id if self.tokenizer.unk_token_id is not None \
+                else self.tokenizer.sep_token_id
+            self._piece_tokens[video.video_id] = [ids[:self.options.max_piece_tokens] or [unknown] for ids in encoded]
+        return self._piece_tokens[video.video_id]
+
+    def _chunks(self, question: str, video: Video) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        tokenizer, options = self.tokenizer, self.options
+        question_ids = tokenizer(question, add_special_tokens=False)["input_ids"][:options.max_question_tokens]
+        prefix = [tokenizer.cls_token_id, *question_ids, tokenizer.sep_token_id]
+        budget = options.max_length - len(prefix) - 1
+        rows: list[tuple[list[int], list[int]]] = []
+        ids, owners = list(prefix), [-1] * len(prefix)
+        for piece, tokens in enumerate(self._pieces_of(video)):
+            if len(ids) - len(prefix) + len(tokens) > budget:
+                rows.append((ids + [tokenizer.sep_token_id], owners + [-1]))
+                ids, owners = list(prefix), [-1] * len(prefix)
+            ids.extend(tokens)
+            owners.extend([piece] * len(tokens))
+        rows.append((ids + [tokenizer.sep_token_id], owners + [-1]))
+        width = max(len(r[0]) for r in rows)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        input_ids = torch.tensor([r[0] + [pad] * (width - len(r[0])) for r in rows])
+        mask = torch.tensor([[1] * len(r[0]) + [0] * (width - len(r[0])) for r in rows])
+        piece_index = torch.tensor([r[1] + [-1] * (width - len(r[1])) for r in rows])
+        return input_ids, mask, piece_index
+
+    def _logits(self, question: str, video: Video) -> tuple[torch.Tensor, torch.Tensor]:
+        input_ids, mask, piece_index = self._chunks(question, video)
+        return self._require_model()(input_ids, mask, piece_index, len(video.pieces))
+
+    def _require_model(self) -> PieceSpanModel:
+        if self.model is None:
+            raise ConfigError("TextSpanLocalizer used before fit(training data)")
+        return self.model
+
+    # -- prediction --------------------------------------------------------------------------------------
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        self._require_model().eval()
+        results = []
+        with torch.inference_mode():
+            for query in queries:
+                video = video_of(query, videos)
+                if not video.pieces:
+                    results.append([Candidate(query.video_id, 0.0, video.duration, 0.0)])
+                    continue
+                start_logits, end_logits = self._logits(query.text, video)
+                spans = decode_spans(start_logits.numpy().astype(np.float64), end_logits.numpy().astype(np.float64),
+                                     self.max_span_pieces, top_n)
+                results.append([Candidate(query.video_id, video.pieces[first].start,
+                                          max(video.pieces[last].end, video.pieces[first].start), score)
+                                for first, last, score in spans])
+        return results
+
+    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
+        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
+        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
+                              for c, a in zip(candidates, annotations, strict=True)]))

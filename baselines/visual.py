@@ -1,0 +1,218 @@
+"""A visual-only localizer in the style of VSLBase (Zhang et al., ACL 2020): a question encoder (word
+embeddings learned from the train questions + a transformer layer), a video feature encoder (I3D clips
+projected + a transformer layer), context-query attention, and start/end heads over clips. It never reads
+subtitles: it measures what the visual channel alone can do. Trained on train, the epoch with the best mean
+IoU on validation is kept."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from baselines.localizers import video_of
+from baselines.spans import decode_spans, temporal_iou
+from baselines.training import BestState, gold_units
+from benchmark.data.features import load_clip_features
+from benchmark.errors import ConfigError, DataError
+from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
+from benchmark.systems import TrainingData
+
+_WORD = re.compile(r"\w+")
+PAD, UNKNOWN = 0, 1
+
+
+@dataclass(frozen=True)
+class VisualOptions:
+    """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
+    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``."""
+
+    max_clips: int = 128
+    dim: int = 128
+    heads: int = 4
+    epochs: int = 30
+    learning_rate: float = 1e-3
+    batch_size: int = 16
+    dropout: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:
+            raise ValueError("visual.max_clips, dim, heads, epochs, batch_size must be >= 1 and dim divisible by heads")
+        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError("visual.learning_rate must be > 0 and 0 <= dropout < 1")
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+class ContextQueryAttention(nn.Module):
+    """VSLNet's context-query attention: trilinear similarity, clip-to-question and question-to-clip
+    attention, fused as [C, A, C*A, C*B] -> dim."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.w_context = nn.Linear(dim, 1, bias=False)
+        self.w_query = nn.Linear(dim, 1, bias=False)
+        self.w_product = nn.Parameter(torch.empty(1, 1, dim).uniform_(-dim ** -0.5, dim ** -0.5))
+        self.fuse = nn.Linear(4 * dim, dim)
+
+    def forward(self, context: torch.Tensor, query: torch.Tensor, context_mask: torch.Tensor,
+                query_mask: torch.Tensor) -> torch.Tensor:
+        similarity = self.w_context(context) + self.w_query(query).transpose(1, 2) + \
+            torch.matmul(context * self.w_product, query.transpose(1, 2))
+        to_query = torch.softmax(similarity.masked_fill(~query_mask[:, None, :], -1e30), dim=2)
+        to_context = torch.softmax(similarity.masked_fill(~context_mask[:, :, None], -1e30), dim=1)
+        attended_query = torch.matmul(to_query, query)
+        attended_context = torch.matmul(torch.matmul(to_query, to_context.transpose(1, 2)), context)
+        return self.fuse(torch.cat([context, attended_query, context * attended_query,
+                                    context * attended_context], dim=-1))
+
+
+class VSLBase(nn.Module):
+    def __init__(self, vocabulary_size: int, feature_dim: int, options: VisualOptions) -> None:
+        super().__init__()
+        dim = options.dim
+        self.word_embedding = nn.Embedding(vocabulary_size, dim, padding_idx=PAD)
+        self.word_position = nn.Embedding(64, dim)
+        self.clip_projection = nn.Sequential(nn.Dropout(options.dropout), nn.Linear(feature_dim, dim))
+        self.clip_position = nn.Embedding(options.max_clips, dim)
+
+        def layer() -> nn.TransformerEncoderLayer:
+            return nn.TransformerEncoderLayer(dim, options.heads, 2 * dim, options.dropout, batch_first=True)
+
+        self.query_encoder, self.clip_encoder, self.fused_encoder = layer(), layer(), layer()
+        self.attention = ContextQueryAttention(dim)
+        self.heads = nn.Linear(dim, 2)
+
+    def forward(self, word_ids: torch.Tensor, clips: torch.Tensor, clip_mask: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        query_mask = word_ids != PAD
+        positions = torch.arange(word_ids.shape[1], device=word_ids.device).clamp(max=63)
+        query = self.query_encoder(self.word_embedding(word_ids) + self.word_position(positions),
+                                   src_key_padding_mask=~query_mask)
+        clip_positions = torch.arange(clips.shape[1], device=clips.device)
+        context = self.clip_encoder(self.clip_projection(clips) + self.clip_position(clip_positions),
+                                    src_key_padding_mask=~clip_mask)
+        fused = self.fused_encoder(self.attention(context, query, clip_mask, query_mask),
+                                   src_key_padding_mask=~clip_mask)
+        logits = self.heads(fused).masked_fill(~clip_mask[:, :, None], -1e30)
+        return logits[..., 0], logits[..., 1]
+
+
+class VisualLocalizer:
+    name = "visual"
+
+    def __init__(self, options: VisualOptions | None = None) -> None:
+        self.options = options or VisualOptions()
+        self.model: VSLBase | None = None
+        self.vocabulary: dict[str, int] = {}
+        self.max_span_clips = 1
+        self.validation_iou: float | None = None
+        self.best_epoch: int | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        options = self.options
+        torch.manual_seed(options.seed)
+        train = list(data.train.annotations)
+        counts = Counter(w for a in train for w in words(a.text))
+        self.vocabulary = {w: i + 2 for i, w in enumerate(sorted(counts))}
+        examples = [self._example(a, data.train.videos) for a in train]
+        feature_dim = examples[0][1].shape[1]
+        self.max_span_clips = max(last - first + 1 for _, _, (first, last) in examples)
+        self.model = model = VSLBase(len(self.vocabulary) + 2, feature_dim, options)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate, weight_decay=0.01)
+        validation = list(data.validation.annotations)
+        best = BestState()
+        rng = np.random.default_rng(options.seed)
+        for epoch in range(options.epochs):
+            model.train()
+            order = rng.permutation(len(examples))
+            for batch_start in range(0, len(order), options.batch_size):
+                batch = [examples[i] for i in order[batch_start:batch_start + options.batch_size]]
+                word_ids, clips, mask = self._batch([b[0] for b in batch], [b[1] for b in batch])
+                start_logits, end_logits = model(word_ids, clips, mask)
+                firsts = torch.tensor([b[2][0] for b in batch])
+                lasts = torch.tensor([b[2][1] for b in batch])
+                loss = nn.functional.cross_entropy(start_logits, firsts) + nn.functional.cross_entropy(end_logits, lasts)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            best.offer(score, epoch, model.state_dict)
+        if best.state is not None:
+            model.load_state_dict(best.state)
+        self.validation_iou = float(best.score) if validation else None
+        self.best_epoch = best.epoch
+
+    def _features(self, video: Video) -> np.ndarray:
+        if not video.feature_path:
+            raise DataError(f"the visual localizer needs video features, and video '{video.video_id}' has none "
+                            "(features/I3D/<video_id>.npy or --features)", record=video.video_id,
+                            field="feature_path")
+        features = load_clip_features(video.feature_path, self.options.max_clips)
+        if len(features) == 0:
+            raise DataError(f"video '{video.video_id}' has an empty feature file", path=video.feature_path)
+        return features
+
+    def _word_ids(self, text: str) -> list[int]:
+        return [self.vocabulary.get(w, UNKNOWN) for w in words(text)][:64] or [UNKNOWN]
+
+    def _example(self, annotation: Annotation, videos: Mapping[str, Video]
+                 ) -> tuple[list[int], np.ndarray, tuple[int, int]]:
+        video = videos[annotation.video_id]
+        features = self._features(video)
+        starts, ends = clip_bounds(len(features), video.duration)
+        return self._word_ids(annotation.text), features, gold_units(starts, ends, annotation.start, annotation.end)
+
+    @staticmethod
+    def _batch(word_lists: list[list[int]], feature_list: list[np.ndarray]
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        width = max(len(w) for w in word_lists)
+        word_ids = torch.tensor([w + [PAD] * (width - len(w)) for w in word_lists])
+        length = max(len(f) for f in feature_list)
+        clips = torch.zeros(len(feature_list), length, feature_list[0].shape[1])
+        mask = torch.zeros(len(feature_list), length, dtype=torch.bool)
+        for row, features in enumerate(feature_list):
+            clips[row, :len(features)] = torch.tensor(features)
+            mask[row, :len(features)] = True
+        return word_ids, clips, mask
+
+    def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
+                 top_n: int) -> list[list[Candidate]]:
+        if self.model is None:
+            raise ConfigError("VisualLocalizer.localize called before fit(training data)")
+        self.model.eval()
+        results = []
+        with torch.inference_mode():
+            for batch_start in range(0, len(queries), 64):
+                batch = queries[batch_start:batch_start + 64]
+                batch_videos = [video_of(q, videos) for q in batch]
+                features = [self._features(v) for v in batch_videos]
+                start_logits, end_logits = self.model(*self._batch([self._word_ids(q.text) for q in batch], features))
+                for row, (query, video) in enumerate(zip(batch, batch_videos, strict=True)):
+                    count = len(features[row])
+                    starts, ends = clip_bounds(count, video.duration)
+                    spans = decode_spans(start_logits[row, :count].numpy().astype(np.float64),
+                                         end_logits[row, :count].numpy().astype(np.float64),
+                                         self.max_span_clips, top_n)
+                    results.append([Candidate(query.video_id, float(starts[first]), float(ends[last]), score)
+                                    for first, last, score in spans])
+        return results
+
+    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
+        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
+        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
+                              for c, a in zip(candidates, annotations, strict=True)]))
+
+
+def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times of ``count`` equal clips covering ``duration`` seconds."""
+    edges = np.linspace(0.0, duration, count + 1)
+    return edges[:-1], edges[1:]
