@@ -517,10 +517,12 @@ def read_predictions(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     return PredictionsFile(header, predictions)
 
 
-def arrays_from_predictions(predictions: Sequence[Prediction], split: SplitData) -> CandidateArrays:
-    """In-memory predictions as :class:`CandidateArrays` for ``split`` (questions without one are empty).
+def arrays_from_predictions(predictions: Sequence[Prediction], split: SplitData,
+                            allow_missing: bool = False) -> CandidateArrays:
+    """In-memory predictions (a system's own output) as :class:`CandidateArrays` for ``split``.
 
-    Unlike a file, nothing is validated here beyond belonging to the split: a system's own output."""
+    Checks what would make the numbers wrong: unknown or repeated questions, more than 100 candidates,
+    and (unless ``allow_missing``, which scores them 0) questions without a prediction."""
     qids = tuple(a.qid for a in split.annotations)
     row_of = {qid: row for row, qid in enumerate(qids)}
     code_of: dict[str, int] = {}
@@ -530,7 +532,12 @@ def arrays_from_predictions(predictions: Sequence[Prediction], split: SplitData)
     for prediction in predictions:
         if prediction.qid not in row_of:
             raise InputError(f"unknown question: not in split '{split.name}'", record=prediction.qid, field="qid")
-        by_row[row_of[prediction.qid]] = prediction.candidates[:MAX_CANDIDATES]
+        if row_of[prediction.qid] in by_row:
+            raise InputError("duplicate prediction for this question", record=prediction.qid, field="qid")
+        if len(prediction.candidates) > MAX_CANDIDATES:
+            raise InputError(f"{len(prediction.candidates)} candidates, at most {MAX_CANDIDATES} are allowed",
+                             record=prediction.qid, field="candidates")
+        by_row[row_of[prediction.qid]] = prediction.candidates
     width = max((len(c) for c in by_row.values()), default=0) or 1
     codes = np.full((len(qids), width), PAD, dtype=np.int32)
     starts = np.zeros((len(qids), width))
@@ -541,4 +548,7 @@ def arrays_from_predictions(predictions: Sequence[Prediction], split: SplitData)
             starts[row, position] = candidate.start
             ends[row, position] = candidate.end
     missing = tuple(qid for row, qid in enumerate(qids) if row not in by_row)
+    if missing and not allow_missing:
+        raise InputError(f"{len(missing)} question(s) of split '{split.name}' have no prediction "
+                         f"(allow_missing=True scores them 0)", record=missing[0], field="qid")
     return CandidateArrays(qids, codes, starts, ends, tuple(code_of), missing)

@@ -111,7 +111,7 @@ def score(predictions: str | Path | Sequence[Prediction] | CandidateArrays | Loa
     elif isinstance(predictions, CandidateArrays):
         arrays = predictions
     else:
-        arrays = arrays_from_predictions(list(predictions), split)
+        arrays = arrays_from_predictions(list(predictions), split, allow_missing)
     task = task or "corpus"
     if arrays.qids != tuple(a.qid for a in split.annotations):
         raise InputError(f"the predictions' questions are not those of split '{split.name}' in its order",

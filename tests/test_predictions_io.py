@@ -62,7 +62,11 @@ def test_in_memory_and_file_predictions_score_the_same(tmp_path):
     from_memory = score(values, split, bootstrap=0)
     assert from_file.metrics == from_memory.metrics
     assert from_memory.metrics["video_MRR"] == pytest.approx((50 + 0 + 100) / 3)
-    assert arrays_from_predictions(values[:1], split).missing == ("q2", "q3")
+    assert arrays_from_predictions(values[:1], split, allow_missing=True).missing == ("q2", "q3")
+    with pytest.raises(InputError, match="have no prediction"):
+        score(values[:1], split)
+    with pytest.raises(InputError, match="duplicate"):
+        score(values + values[:1], split)
 
 
 def test_convert_tvr(tmp_path):
