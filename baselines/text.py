@@ -1,17 +1,24 @@
-"""Lexical text processing shared by the BM25 retrievers and the lexical window localizer."""
+"""Lexical text processing shared by the BM25 retrievers and the lexical window localizer.
+
+Tokens are bm25s's default: lower-cased runs of two or more word characters, minus stop words, stemmed
+with PyStemmer. Each distinct word is stemmed once and remembered, which makes tokenizing a large corpus
+several times faster than bm25s's per-token tokenizer while giving the same tokens."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import bm25s
 import numpy as np
 import Stemmer
-from bm25s.tokenization import Tokenizer
+from bm25s.stopwords import STOPWORDS_EN
+from bm25s.tokenization import Tokenized
 
 from benchmark.errors import ConfigError
 
 _STEMMERS = {"english", "porter"}
+_TOKEN = re.compile(r"\w{2,}")  # the same tokens as bm25s's (?u)\b\w\w+\b, faster
 
 
 @dataclass(frozen=True)
@@ -33,31 +40,56 @@ class LexicalOptions:
             raise ValueError(f"unknown stop word list '{self.stopwords}', expected 'en' or 'none'")
 
 
+class LexicalTokenizer:
+    """Texts to term ids. The vocabulary grows while tokenizing the corpus and is frozen for queries (a query
+    word outside it is dropped, as are stop words)."""
+
+    def __init__(self, options: LexicalOptions) -> None:
+        self.stemmer = Stemmer.Stemmer(options.stemmer) if options.stemmer != "none" else None
+        self.stopwords = frozenset(STOPWORDS_EN) if options.stopwords == "en" else frozenset()
+        self.terms: dict[str, int] = {}
+        self._word_terms: dict[str, int] = {}
+
+    def _learn(self, words: set[str], grow: bool) -> None:
+        kept = sorted(w for w in words if w not in self._word_terms and w not in self.stopwords)
+        stems = self.stemmer.stemWords(kept) if self.stemmer else kept
+        for word, stem in zip(kept, stems, strict=True):
+            term = self.terms.get(stem)
+            if term is None and grow:
+                term = self.terms[stem] = len(self.terms)
+            if term is not None:
+                self._word_terms[word] = term
+
+    def tokenize(self, texts: list[str], grow: bool) -> list[list[int]]:
+        words = [_TOKEN.findall(text.lower()) for text in texts]
+        self._learn({w for text_words in words for w in text_words}, grow)
+        lookup = self._word_terms
+        return [[t for w in text_words if (t := lookup.get(w)) is not None] for text_words in words]
+
+
 class BM25Index:
     """A BM25 (Lucene) index over a list of texts, with its own vocabulary."""
 
     def __init__(self, texts: list[str], options: LexicalOptions) -> None:
         if not texts:
             raise ConfigError("cannot build a BM25 index over an empty corpus")
-        stemmer = Stemmer.Stemmer(options.stemmer) if options.stemmer != "none" else None
-        stopwords = "en" if options.stopwords == "en" else []
-        self.tokenizer = Tokenizer(stemmer=stemmer, stopwords=stopwords)
-        tokens = self.tokenizer.tokenize(texts, update_vocab=True, return_as="ids", show_progress=False)
+        self.tokenizer = LexicalTokenizer(options)
+        ids = self.tokenizer.tokenize(texts, grow=True)
+        vocabulary = dict(self.tokenizer.terms)
         self.model = bm25s.BM25(k1=options.k1, b=options.b, method="lucene")
-        self.model.index(tokens, show_progress=False)
+        self.model.index(Tokenized(ids=ids, vocab=vocabulary), show_progress=False)
         self.size = len(texts)
-
-    def query_tokens(self, queries: list[str]) -> list[list[int]]:
-        return self.tokenizer.tokenize(queries, update_vocab=False, return_as="ids", show_progress=False)
 
     def scores(self, queries: list[str]) -> np.ndarray:
         """BM25 score of every indexed text for every query: (queries, texts) float32."""
-        tokens = self.query_tokens(queries)
-        return np.stack([self.model.get_scores(t) for t in tokens]) if tokens else np.zeros((0, self.size))
+        scores = np.zeros((len(queries), self.size), dtype=np.float32)
+        for row, tokens in enumerate(self.tokenizer.tokenize(queries, grow=False)):
+            if tokens:
+                scores[row] = self.model.get_scores(tokens)
+        return scores
 
     def top(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Indices and scores of the ``k`` best texts per query, best first."""
-        k = min(k, self.size)
-        tokens = self.query_tokens(queries)
-        results = self.model.retrieve(tokens, k=k, show_progress=False, n_threads=0)
-        return np.asarray(results.documents), np.asarray(results.scores)
+        """Indices and scores of the ``k`` best texts per query, best first; equal scores keep index order."""
+        scores = self.scores(queries)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :min(k, self.size)]
+        return order, np.take_along_axis(scores, order, axis=1)
