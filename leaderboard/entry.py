@@ -95,7 +95,7 @@ class PerQuery:
 
 @dataclass(frozen=True)
 class Entry:
-    """A stored submission, read from its folder."""
+    """A stored submission, read from its folder, or a recorded run (:mod:`leaderboard.paper`)."""
 
     path: Path
     meta: EntryMeta
@@ -103,10 +103,14 @@ class Entry:
     ci: Mapping[str, tuple[float, float]]
     n_questions: int
     scores: Mapping[str, object]
+    per_query_file: str = PER_QUERY_FILE
+    # Standard deviation over seeds of each metric, for an entry that averages several runs.
+    spread: Mapping[str, float] = field(default_factory=dict)
+    preloaded: PerQuery | None = field(default=None, repr=False)
 
     @cached_property
     def per_query(self) -> PerQuery:
-        return read_per_query(self.path / PER_QUERY_FILE)
+        return self.preloaded or read_per_query(self.path / self.per_query_file)
 
 
 def read_entry(folder: Path) -> Entry:
@@ -141,9 +145,11 @@ def write_per_query(path: Path, rows: list[dict[str, object]]) -> None:
 
 
 def read_per_query(path: Path) -> PerQuery:
-    """The scorer's per-question rows: numeric fields (None read as NaN) become value arrays, fields
+    """The scorer's per-question rows (JSON Lines, gzip or not): numeric fields (None read as NaN) become value arrays, fields
     named ``*_bucket`` become label arrays; other text (the gold video id) is left out."""
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
+    with open(path, "rb") as probe:
+        compressed = probe.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")) as handle:
         rows = [json.loads(line) for line in handle if line.strip()]
     if not rows:
         raise DataError("no per-question values", path=str(path))

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 _LATEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}",
 }
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~")
 

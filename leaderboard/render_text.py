@@ -27,6 +27,8 @@ def significance_note(table: LeaderboardTable) -> str:
 
 def _markdown_cell(cell: Cell) -> str:
     text = format_value(cell.value)
+    if cell.spread is not None:
+        text += f" ± {cell.spread:.{DECIMALS}f}"
     if cell.best:
         return f"**{text}**"
     return f"{text}{TIE_MARK}" if cell.tied_with_best else text
@@ -41,10 +43,11 @@ def _markdown_name(table_row_entry) -> str:
     return f"{linked} ([paper](<{paper}>))" if paper else linked
 
 
-def render_markdown(tables: Sequence[LeaderboardTable]) -> str:
-    parts = ["# VCVAL leaderboard", ""]
+def render_markdown(tables: Sequence[LeaderboardTable], title: str = "VCVAL leaderboard",
+                    empty: str = "No submissions yet.") -> str:
+    parts = [f"# {title}", ""]
     if not tables:
-        parts.append("No submissions yet.")
+        parts.append(empty)
     for table in tables:
         parts += [f"## {escape.markdown(table.title)}", "",
                   f"Data fingerprint `{table.data_fingerprint[:16]}`; sorted by `{table.headline}`; "
@@ -92,6 +95,8 @@ def _plain(value: float | None) -> str:
 
 def _latex_cell(cell: Cell) -> str:
     text = format_value(cell.value).replace("–", "--")
+    if cell.spread is not None:
+        text += rf"$\pm${cell.spread:.{DECIMALS}f}"
     if cell.best:
         return rf"\textbf{{{text}}}"
     return rf"{text}$^\dagger$" if cell.tied_with_best else text

@@ -29,9 +29,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark.data.loader import Benchmark
-from benchmark.errors import InputError
+from benchmark.errors import DataError, InputError
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
-from benchmark.protocol import Protocol, load_protocol
+from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import ScoreReport, score
 from leaderboard.entry import (
     META_FILE,
@@ -44,6 +44,7 @@ from leaderboard.entry import (
     read_entry,
     write_per_query,
 )
+from leaderboard.runs import read_manifest
 
 DEFAULT_STORE = Path("submissions")
 STAGING_PREFIX = ".staging-"
@@ -185,3 +186,17 @@ def _fsync(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def publish_run(store: SubmissionStore, run_dir: Path, benchmark: Benchmark, info: SubmissionInfo) -> SubmitResult:
+    """Submit a harness run folder: its predictions, re-validated and re-scored under the run's own bound
+    protocol on ``benchmark`` (which must be the run's data: the protocol refuses another fingerprint)."""
+    manifest = read_manifest(run_dir)
+    try:
+        protocol = protocol_from_mapping(manifest["protocol"], str(run_dir / "manifest.json"))
+        split = manifest["split"]
+    except KeyError as error:
+        raise DataError("missing from the run's manifest", path=str(run_dir / "manifest.json"),
+                        field=str(error.args[0])) from error
+    return submit_predictions(store, run_dir / "predictions.jsonl", benchmark, split, info, protocol,
+                              source=f"run:{run_dir.resolve()}")

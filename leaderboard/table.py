@@ -32,6 +32,7 @@ class Cell:
     # Not significantly different from the best on the same questions (the best itself included).
     tied_with_best: bool = False
     p_value: float | None = None  # Holm-adjusted p of the paired test against the best
+    spread: float | None = None  # standard deviation over seeds, when the entry averages several runs
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _column_cells(entries: Sequence[Entry], key: str, alpha: float) -> list[Cell
         is_best = value == best_value
         p_value = adjusted.get(index)
         tied = is_best or (p_value is not None and p_value >= alpha)
-        cells.append(Cell(value, low, high, is_best, tied, p_value))
+        cells.append(Cell(value, low, high, is_best, tied, p_value, entry.spread.get(key)))
     return cells
 
 

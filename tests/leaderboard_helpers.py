@@ -75,3 +75,28 @@ def populate_store(store_root: Path, benchmark, work: Path, split: str = "test")
                               notes="<b>notes</b> 100%")
         results.append(submit_predictions(store, path, benchmark, split, info))
     return results
+
+
+def fake_run(folder: Path, benchmark, *, system: str, seed: int, first_rate: float, jitter: float,
+             labels: dict | None = None, split: str = "test") -> Path:
+    """A run folder in the harness's layout (``manifest.json``, ``predictions.jsonl``, ``scores.json``,
+    ``per_query.jsonl``), scored by the real scorer under the bound ``medvidcqa-paper`` protocol."""
+    import json
+
+    from benchmark.protocol import load_protocol
+    from benchmark.scoring import score, write_per_query
+
+    protocol = load_protocol("medvidcqa-paper").bind(benchmark.name, benchmark.fingerprint, split)
+    data, corpus = benchmark.split(split), benchmark.corpus(split, protocol.corpus_setting)
+    folder.mkdir(parents=True, exist_ok=True)
+    predictions = write_simulated(folder / "predictions.jsonl", data, corpus, first_rate=first_rate, jitter=jitter,
+                                  seed=seed)
+    report = score(predictions, data, task=protocol.task, video_rank=protocol.video_rank, bootstrap=200, seed=0,
+                   corpus=corpus, meta={"data_fingerprint": benchmark.fingerprint, "protocol_hash": protocol.hash})
+    (folder / "scores.json").write_text(json.dumps(report.to_dict()))
+    write_per_query(folder / "per_query.jsonl", report)
+    manifest = {"system": system, "config": {}, "split": protocol.split, "seed": seed, "protocol": protocol.to_dict(),
+                "protocol_hash": protocol.hash, "data_dir": str(benchmark.data_dir), "labels": labels or {},
+                "finished_at_ms": 1_700_000_000_000 + seed}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder

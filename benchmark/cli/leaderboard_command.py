@@ -1,4 +1,5 @@
-"""``vcval leaderboard``: render the submissions store as Markdown, CSV, LaTeX, an HTML page and plots."""
+"""``vcval leaderboard`` (the submissions store as Markdown, CSV, LaTeX, an HTML page and plots) and
+``vcval paper`` (the paper's main comparison and ablation tables from recorded runs)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,18 @@ def register(subparsers) -> None:
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
     parser.set_defaults(handler=_leaderboard)
 
+    paper = subparsers.add_parser(
+        "paper", help="the paper's main comparison and ablation tables (LaTeX, Markdown) and plots from recorded runs",
+        description="Regenerate the paper's tables from what was recorded: run folders of `vcval run`, grid "
+                    "folders of `vcval ablate` (their ablation.json), submissions stores, or mlflow:EXPERIMENT "
+                    "(runs logged to MLflow; MLFLOW_TRACKING_URI or ./mlflow.db). Folders are searched "
+                    "recursively. Writes main.md, main.tex, ablation.md, ablation.tex and plots/.")
+    paper.add_argument("--runs", nargs="+", required=True, metavar="SOURCE",
+                       help="run folders, grid folders, stores, or mlflow:EXPERIMENT")
+    paper.add_argument("--out", type=Path, required=True, help="output folder")
+    paper.add_argument("--no-plots", action="store_true", help="skip the plots")
+    paper.set_defaults(handler=_paper)
+
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.build import render_leaderboard  # matplotlib loads only when rendering
@@ -33,4 +46,15 @@ def _leaderboard(args: argparse.Namespace) -> int:
               f"best {table.headline} = {table.rows[0].entry.metrics.get(table.headline, float('nan')):.2f} "
               f"({table.rows[0].entry.meta.name})")
     print(f"wrote {len(rendered.files)} files to {args.out}: leaderboard.md, .csv, .tex, .html and plots/")
+    return 0
+
+
+def _paper(args: argparse.Namespace) -> int:
+    from leaderboard.paper import write_paper
+
+    outputs = write_paper(args.runs, args.out, plots=not args.no_plots)
+    systems = sum(len(table.rows) for table in outputs.main)
+    print(f"main comparison: {systems} systems in {len(outputs.main)} table(s); "
+          f"{len(outputs.ablations)} ablation grid(s)")
+    print(f"wrote {len(outputs.files)} files to {args.out}: main.md, main.tex, ablation.md, ablation.tex and plots/")
     return 0

@@ -6,9 +6,11 @@ import argparse
 from pathlib import Path
 
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
+from benchmark.errors import ConfigError
 from benchmark.protocol import DEFAULT_PROTOCOL
 from leaderboard.entry import SubmissionInfo
-from leaderboard.store import DEFAULT_STORE, SubmissionStore, SubmitResult, submit_predictions
+from leaderboard.runs import read_manifest, resolve_run
+from leaderboard.store import DEFAULT_STORE, SubmissionStore, SubmitResult, publish_run, submit_predictions
 
 
 def register(subparsers) -> None:
@@ -18,10 +20,14 @@ def register(subparsers) -> None:
                     "bootstrap intervals) and store it as one entry folder of the submissions store. An "
                     "invalid file is rejected with its problems and the store is left untouched; the same "
                     "content submitted again for the same split and protocol is not stored twice.")
-    parser.add_argument("predictions", type=Path, help="predictions JSONL (optionally .gz)")
+    parser.add_argument("predictions", type=Path, nargs="?", help="predictions JSONL (optionally .gz)")
+    parser.add_argument("--from-run", metavar="RUN", default=None,
+                        help="publish a harness run instead of a file: its folder, or its MLflow run id; its own "
+                             "split and protocol are used")
     add_data_arguments(parser)
-    parser.add_argument("--split", required=True, help="val (validation) or test")
-    parser.add_argument("--name", required=True, help="the system's name on the leaderboard")
+    parser.add_argument("--split", default=None, help="val (validation) or test (required for a file)")
+    parser.add_argument("--name", default=None, help="the system's name on the leaderboard (default for a run: "
+                                                     "its grid variant or system)")
     parser.add_argument("--authors", default="", help="who built it")
     parser.add_argument("--url", default="", help="code or project page (http/https)")
     parser.add_argument("--paper", default="", help="paper link (http/https)")
@@ -35,10 +41,21 @@ def register(subparsers) -> None:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    benchmark = load_from_arguments(args)
-    info = SubmissionInfo(args.name, args.authors, args.url, args.paper, args.notes)
-    result = submit_predictions(SubmissionStore(args.store), args.predictions, benchmark, args.split, info,
-                                args.protocol, allow_missing=args.allow_missing)
+    if (args.predictions is None) == (args.from_run is None):
+        raise ConfigError("give either a predictions file or --from-run RUN, not both or neither")
+    store = SubmissionStore(args.store)
+    if args.from_run:
+        run_dir = resolve_run(args.from_run)
+        labels = read_manifest(run_dir).get("labels") or {}
+        name = args.name or labels.get("variant") or read_manifest(run_dir)["system"]
+        info = SubmissionInfo(name, args.authors, args.url, args.paper, args.notes)
+        result = publish_run(store, run_dir, load_from_arguments(args), info)
+    else:
+        if not args.split or not args.name:
+            raise ConfigError("a predictions file needs --split and --name")
+        info = SubmissionInfo(args.name, args.authors, args.url, args.paper, args.notes)
+        result = submit_predictions(store, args.predictions, load_from_arguments(args), args.split, info,
+                                    args.protocol, allow_missing=args.allow_missing)
     print(describe_result(result))
     return 0
 

@@ -1,0 +1,192 @@
+"""The paper's tables, regenerated from what was recorded, never retyped.
+
+Sources are folders (or ``mlflow:EXPERIMENT`` for runs logged to MLflow):
+
+* a run folder written by the harness (``manifest.json``, ``scores.json``, ``per_query.jsonl``);
+* an ablation grid's folder (``ablation.json`` and one run folder per variant and seed);
+* a submissions store (entry folders with ``meta.json``);
+* any folder above these: it is searched recursively.
+
+**Main comparison** (``main.md`` / ``main.tex``): every run that is not part of an ablation grid and
+every store entry, one row per system (runs of several seeds averaged, with the standard deviation),
+in the paper's layout: video retrieval (R@1, R@5, R@10, MRR) and the answer span at Rank@1/5/10.
+As on the leaderboard, only runs with the same split, task, protocol and data share a table; the best
+value is bold and a dagger marks a system that a paired test (per-question values averaged over seeds,
+Holm-corrected) cannot tell from it. The leaderboard's plots are drawn for each table.
+
+**Ablation** (``ablation.md`` / ``ablation.tex``): each grid's recorded comparison (``ablation.json``
+written by ``vcval ablate``): mean and standard deviation over seeds, the difference from the base
+and its Holm-corrected p-value, exactly as the harness computed them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmark.errors import ConfigError
+from leaderboard import escape
+from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery, read_entry
+from leaderboard.plots import plot_tables
+from leaderboard.render_text import render_latex_table, render_markdown
+from leaderboard.runs import entry_from_run, mlflow_run_folders
+from leaderboard.table import LeaderboardTable, build_tables
+
+MLFLOW_PREFIX = "mlflow:"
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One grid's recorded comparison (the harness's ``ablation.json``)."""
+
+    path: Path
+    record: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PaperSources:
+    entries: list[Entry]  # store entries and single runs, one per seed
+    grid_runs: list[Entry]  # runs that belong to an ablation grid
+    ablations: list[Ablation]
+
+
+@dataclass(frozen=True)
+class PaperOutputs:
+    main: list[LeaderboardTable]
+    ablations: list[Ablation]
+    files: list[Path]
+
+
+def collect_sources(sources: Sequence[str | Path]) -> PaperSources:
+    entries: list[Entry] = []
+    grid_runs: list[Entry] = []
+    ablations: list[Ablation] = []
+    for source in sources:
+        for run_dir in _run_folders(source):
+            entry = entry_from_run(run_dir)
+            (grid_runs if " grid:" in entry.meta.source else entries).append(entry)
+        if isinstance(source, str) and source.startswith(MLFLOW_PREFIX):
+            continue
+        root = Path(source)
+        if not root.exists():
+            raise ConfigError(f"no such run folder, grid folder or store: {root}")
+        entries += [read_entry(meta.parent) for meta in sorted(root.rglob(META_FILE))
+                    if not meta.parent.name.startswith(".")]
+        ablations += [Ablation(path, json.loads(path.read_text(encoding="utf-8")))
+                      for path in sorted(root.rglob("ablation.json"))]
+    return PaperSources(entries, grid_runs, ablations)
+
+
+def _run_folders(source: str | Path) -> list[Path]:
+    if isinstance(source, str) and source.startswith(MLFLOW_PREFIX):
+        return mlflow_run_folders(source[len(MLFLOW_PREFIX):])
+    return sorted(manifest.parent for manifest in Path(source).rglob("manifest.json"))
+
+
+def average_seeds(entries: Sequence[Entry]) -> list[Entry]:
+    """One entry per system and comparable group: metrics and per-question values averaged over its
+    runs (seeds), with the standard deviation of each metric over them."""
+    groups: dict[tuple, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        groups[(*entry.meta.group_key, entry.meta.name)].append(entry)
+    averaged = []
+    for members in groups.values():
+        if len(members) == 1:
+            averaged.append(members[0])
+            continue
+        keys = sorted(set.intersection(*(set(m.metrics) for m in members)))
+        matrix = np.array([[m.metrics[k] for k in keys] for m in members])
+        qids = members[0].per_query.qids
+        values = {key: np.mean([m.per_query.aligned(qids, key) for m in members], axis=0)
+                  for key in members[0].per_query.values if all(key in m.per_query.values for m in members)}
+        first = members[0]
+        meta = EntryMeta(**{**first.meta.to_dict(), "notes": f"mean of {len(members)} seeds"})
+        averaged.append(Entry(path=first.path, meta=meta, metrics=dict(zip(keys, matrix.mean(axis=0), strict=True)),
+                              ci={}, n_questions=first.n_questions, scores={},
+                              spread=dict(zip(keys, matrix.std(axis=0, ddof=1), strict=True)),
+                              preloaded=PerQuery(qids, values, first.per_query.buckets)))
+    return averaged
+
+
+def render_ablation_markdown(ablations: Sequence[Ablation]) -> str:
+    parts = ["# Ablations", ""]
+    if not ablations:
+        parts.append("No ablation grid among the sources (run `vcval ablate GRID.yaml`).")
+    for ablation in ablations:
+        record = ablation.record
+        metrics = list(record["metrics"])
+        parts += [f"## {escape.markdown(record['grid'])}", ""]
+        parts.append("| Variant | " + " | ".join(metrics) + " |")
+        parts.append("|---|" + "---:|" * len(metrics))
+        for variant in record["variants"]:
+            cells = [escape.markdown(variant["name"]) + (" (base)" if variant["name"] == record["base"] else "")]
+            for key in metrics:
+                cell = f"{variant['mean'][key]:.2f} ± {variant['std'][key]:.2f}"
+                comparison = variant.get("vs_base", {}).get(key)
+                if comparison:
+                    mark = "\\*" if comparison["significant"] else ""
+                    cell += f" ({comparison['difference']:+.2f}{mark})"
+                cells.append(cell)
+            parts.append("| " + " | ".join(cells) + " |")
+        parts += ["", _ablation_note(record), ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _ablation_note(record: Mapping[str, Any]) -> str:
+    protocol = record.get("protocol", {})
+    return (f"{protocol.get('dataset', '')} {protocol.get('split', '')}, protocol {protocol.get('name', '')} "
+            f"({str(record.get('protocol_hash', ''))[:12]}), seeds {', '.join(map(str, record.get('seeds', [])))}: "
+            f"mean ± std over seeds; in brackets the difference from {record['base']}; * Holm-corrected "
+            f"p < {record.get('alpha', 0.05)} ({record.get('test', 'paired test')}).")
+
+
+def render_ablation_latex(ablations: Sequence[Ablation]) -> str:
+    out = ["% Ablation tables, generated by `vcval paper` from ablation.json; needs \\usepackage{booktabs}."]
+    for ablation in ablations:
+        record = ablation.record
+        metrics = list(record["metrics"])
+        out += [r"\begin{table}[t]", r"\centering", r"\small", r"\begin{tabular}{l" + "c" * len(metrics) + "}",
+                r"\toprule", " & ".join(["Variant", *(escape.latex(m) for m in metrics)]) + r" \\", r"\midrule"]
+        for variant in record["variants"]:
+            cells = [escape.latex(variant["name"])]
+            for key in metrics:
+                cell = f"{variant['mean'][key]:.2f}$\\pm${variant['std'][key]:.2f}"
+                comparison = variant.get("vs_base", {}).get(key)
+                if comparison:
+                    mark = "$^*$" if comparison["significant"] else ""
+                    cell += f" ({comparison['difference']:+.2f}{mark})"
+                cells.append(cell)
+            out.append(" & ".join(cells) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}",
+                rf"\caption{{Ablation {escape.latex(record['grid'])}. {escape.latex(_ablation_note(record))}}}",
+                rf"\label{{tab:ablation-{''.join(ch if ch.isalnum() else '-' for ch in record['grid'])}}}",
+                r"\end{table}"]
+    return "\n".join(out) + "\n"
+
+
+def write_paper(sources: Sequence[str | Path], out_dir: str | Path, plots: bool = True) -> PaperOutputs:
+    """Write ``main.{md,tex}``, ``ablation.{md,tex}`` and the main tables' plots under ``out_dir``."""
+    collected = collect_sources(sources)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    main = build_tables(average_seeds(collected.entries))
+    main_tex = "% Main comparison, generated by `vcval paper`; needs \\usepackage{booktabs}.\n" + "\n".join(
+        render_latex_table(table, caption=f"Main comparison: {table.title}", label=f"tab:main-{table.slug}")
+        for table in main)
+    empty = "No recorded run outside an ablation grid, and no store entry, among the sources."
+    texts = {"main.md": render_markdown(main, title="Main comparison", empty=empty), "main.tex": main_tex,
+             "ablation.md": render_ablation_markdown(collected.ablations),
+             "ablation.tex": render_ablation_latex(collected.ablations)}
+    files = []
+    for name, text in texts.items():
+        (out_dir / name).write_text(text, encoding="utf-8")
+        files.append(out_dir / name)
+    if plots:
+        files += plot_tables(main, out_dir / "plots")
+    return PaperOutputs(main, collected.ablations, files)
