@@ -97,6 +97,9 @@ class SystemFactory:
     build: Callable[[ConfigReader], System]
     tracks: tuple[str, ...] = ("corpus", "localization")
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "__doc__", self.description)  # what `vcval systems` shows
+
     def __call__(self, config: Config = None) -> System:
         reader = ConfigReader(config, self.name)
         system = self.build(reader)

@@ -79,7 +79,7 @@ class DenseRetriever:
             quiet_transformers()
             try:
                 self._model = SentenceTransformer(self.model_path, device="cpu")
-            except OSError as error:
+            except (OSError, ValueError) as error:
                 raise ConfigError(f"cannot load the sentence-transformers model '{self.options.model}': {error}") \
                     from error
         return self._model

@@ -139,7 +139,7 @@ class TextSpanLocalizer:
             try:
                 encoder = AutoModel.from_pretrained(path)
                 self.tokenizer = AutoTokenizer.from_pretrained(path)
-            except OSError as error:
+            except (OSError, ValueError) as error:
                 raise ConfigError(f"cannot load the encoder '{self.options.encoder}': {error}") from error
             limit = getattr(encoder.config, "max_position_embeddings", self.options.max_length)
             if self.options.max_length > limit:
