@@ -3,7 +3,7 @@
 The run folder written by the harness (``manifest.json``, ``scores.json``, predictions, per-question
 table, plots) is the record; MLflow is an index over such records. So a run never depends on the store:
 when the store cannot be reached the run still completes, everything stays in the folder, and
-:func:`log_run_folder` can log the folder later (``vcval runs log OUT``).
+:func:`log_run_folder` can log the folder later (``vcval runs --log OUT``).
 
 Store: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///mlflow.db`` in the working folder. MLflow's own
 HTTP retries (7 retries, 120 s timeout by default) are cut to 0 retries and a 10 s timeout unless the user
@@ -56,6 +56,8 @@ def default_tracking_uri() -> str:
 @contextmanager
 def short_http_timeouts() -> Iterator[None]:
     """MLflow HTTP retries cut short (unless the user chose their own) and its INFO chatter hidden."""
+    import mlflow  # noqa: F401 - configures its loggers on import, so quieten them after it
+
     added = [name for name in _HTTP_DEFAULTS if name not in os.environ]
     for name in added:
         os.environ[name] = _HTTP_DEFAULTS[name]
@@ -136,7 +138,7 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
         message = _one_line(error)
         return TrackingResult(uri, experiment, None,
                               f"the MLflow tracking store {uri} could not be used ({message}); the run is complete "
-                              f"and everything is in {run_dir}; log it later with `vcval runs log {run_dir}`")
+                              f"and everything is in {run_dir}; log it later with `vcval runs --log {run_dir}`")
     return TrackingResult(uri, experiment, run_id)
 
 

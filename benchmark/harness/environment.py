@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -38,15 +39,11 @@ def package_versions() -> dict[str, str]:
 
 
 def device_description() -> str:
-    """The GPU(s) torch sees, else the CPU and its core count."""
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
-            return f"cuda: {', '.join(names)}"
-    except ImportError:
-        pass
+    """The GPU(s) torch sees when the run's system used torch, else the CPU and its core count."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return f"cuda: {', '.join(names)}"
     processor = platform.processor() or platform.machine()
     return f"cpu: {processor}, {os.cpu_count()} cores"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
 
     set_global_seeds(seed)
     instance = create_system(system, config)
+    set_global_seeds(seed)  # again: building the system may have imported torch or drawn numbers
     inputs = system_inputs(benchmark, protocol)
     with _timed(timings, "fit", say, f"on {len(inputs.training.train.annotations)} train questions, "
                                      f"selection on {inputs.selection}"):
@@ -203,14 +205,12 @@ def order_predictions(predictions: Sequence[Prediction], qids: Sequence[str], sy
 
 
 def set_global_seeds(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's global generators (systems with their own seeds get them too)."""
+    """Seed Python's, NumPy's and (when a system has imported it) torch's global generators."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    try:
-        import torch
-    except ImportError:
-        return
-    torch.manual_seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:

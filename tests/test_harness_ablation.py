@@ -1,0 +1,99 @@
+"""Ablation grids: parsing, the comparison table, paired tests with Holm correction."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmark.ablation import grid_from_mapping, load_grid, run_grid
+from benchmark.cli.main import main
+from benchmark.errors import ConfigError
+from benchmark.registry import register_system, unregister_system
+from tests.harness_systems import make_overlap
+
+GRID = """
+name: overlap-windows
+protocol: medvidcqa-paper
+seeds: [1, 2]
+systems:
+  overlap: {jitter_s: 4.0}
+settings:
+  wide: {window_s: 40.0}
+  narrow: {window_s: 8.0}
+  jitterless: {window_s: 40.0, jitter_s: 0.0}
+base: wide
+metrics: [video_R1, R1_IoU0.3, R1_mIoU]
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def overlap_system():
+    register_system("overlap", make_overlap, replace=True)
+    yield
+    unregister_system("overlap")
+
+
+def test_grid_file_expands_systems_times_settings(tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID)
+    grid = load_grid(path)
+    assert grid.name == "overlap-windows" and grid.seeds == (1, 2) and grid.base == "overlap/wide"
+    assert [(v.name, v.config) for v in grid.variants] == [
+        ("overlap/wide", {"jitter_s": 4.0, "window_s": 40.0}),
+        ("overlap/narrow", {"jitter_s": 4.0, "window_s": 8.0}),
+        ("overlap/jitterless", {"jitter_s": 0.0, "window_s": 40.0})]
+    plain = grid_from_mapping({"systems": {"a": None, "b": {"k": 1}}})
+    assert [v.name for v in plain.variants] == ["a", "b"] and plain.base == "a" and plain.seeds == (42,)
+
+
+@pytest.mark.parametrize(("mapping", "message"), [
+    ({"systems": {}}, "field 'systems' must be a non-empty mapping"),
+    ({"systems": {"a": {}}, "colour": 1}, "unknown field.*colour"),
+    ({"systems": {"a": {}}, "seeds": [1, 1]}, "field 'seeds' must be a non-empty list of distinct"),
+    ({"systems": {"a": {}}, "base": "b"}, "field 'base' must be one of the variants \\(a\\)"),
+    ({"systems": {"a": {}}, "settings": {"x": 3}}, "field 'settings.x' must be a mapping"),
+    ({"systems": {"a": {}}, "metrics": "R1_mIoU"}, "field 'metrics' must be a list"),
+    ({"systems": {"a": {}}, "protocol": {"name": "p", "max_candidates": 0}}, "max_candidates"),
+])
+def test_bad_grids_name_the_field(mapping, message):
+    with pytest.raises(ConfigError, match=message):
+        grid_from_mapping(mapping, source="g.yaml")
+
+
+def test_grid_runs_every_cell_and_tests_against_the_base(tiny_benchmark, tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID)
+    result = run_grid(path, tiny_benchmark, tmp_path / "out", track=False, echo=False)
+    assert len(result.runs) == 6 and {run.seed for run in result.runs} == {1, 2}
+    assert {run.protocol.hash for run in result.runs} == {result.protocol.hash}  # one protocol for all
+    rows = {row.variant.name: row for row in result.rows}
+    wide_runs = [run for run in result.runs if run.config["window_s"] == 40.0 and run.config["jitter_s"] == 4.0]
+    mean = sum(run.metrics["R1_mIoU"] for run in wide_runs) / 2
+    assert rows["overlap/wide"].mean["R1_mIoU"] == pytest.approx(mean)
+    assert rows["overlap/wide"].comparisons == {}
+    narrow = rows["overlap/narrow"].comparisons["R1_mIoU"]
+    assert narrow.difference == pytest.approx(rows["overlap/narrow"].mean["R1_mIoU"] - mean)
+    p_values = [c.p_value for row in result.rows for c in row.comparisons.values()]
+    p_holm = [c.p_holm for row in result.rows for c in row.comparisons.values()]
+    assert len(p_values) == 6 and all(h >= p for h, p in zip(p_holm, p_values, strict=True))
+    # video retrieval does not depend on the window: identical per question, so no difference at all
+    assert rows["overlap/narrow"].comparisons["video_R1"].difference == 0
+    assert rows["overlap/narrow"].comparisons["video_R1"].p_holm == 1.0
+    table = (tmp_path / "out" / "ablation.md").read_text()
+    assert "| overlap/wide (base) |" in table and "±" in table and "Holm" in table
+    saved = json.loads((tmp_path / "out" / "ablation.json").read_text())
+    assert saved["protocol_hash"] == result.protocol.hash and len(saved["runs"]) == 6
+    assert (tmp_path / "out" / "overlap_narrow" / "seed-2" / "predictions.jsonl").is_file()
+
+
+def test_vcval_ablate_cli(tiny_data_dir, tmp_path, capsys):
+    path = tmp_path / "grid.yaml"
+    path.write_text("systems: {overlap: {}}\nsettings: {a: {window_s: 10.0}, b: {window_s: 30.0}}\nseeds: [3]\n"
+                    "metrics: [R1_mIoU]\n")
+    assert main(["ablate", str(path), "--data-dir", str(tiny_data_dir), "--out", str(tmp_path / "out"),
+                 "--no-track"]) == 0
+    out = capsys.readouterr().out
+    assert "| overlap/a (base) |" in out and "| overlap/b |" in out
+    assert main(["ablate", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
+    assert "missing.yaml: cannot read the grid file" in capsys.readouterr().err

@@ -1,0 +1,141 @@
+"""MLflow tracking: the default local store, a real `mlflow server`, and an unreachable store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from benchmark.cli.main import main
+from benchmark.harness import run_system
+from benchmark.registry import register_system, unregister_system
+from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder
+from tests.harness_systems import make_overlap
+
+
+@pytest.fixture(scope="module", autouse=True)
+def overlap_system():
+    register_system("overlap", make_overlap, replace=True)
+    yield
+    unregister_system("overlap")
+
+
+@pytest.fixture(scope="module")
+def migrated_store(tmp_path_factory) -> Path:
+    """An empty MLflow SQLite store with its schema created once (the migrations take seconds); tests copy it."""
+    path = tmp_path_factory.mktemp("store") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _read_back(client: MlflowClient, run_id: str, result, tmp_path: Path) -> None:
+    """The run's params, metrics, tags and artifacts, as the MLflow client returns them."""
+    run = client.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["system"] == "overlap" and params["seed"] == "42" and params["split"] == "test"
+    assert params["config.seed"] == "42" and params["protocol.max_candidates"] == "100"
+    assert params["protocol.corpus"] == "split"
+    for key in ("video_R1", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU", "loc_mIoU"):
+        assert metrics[key] == pytest.approx(result.metrics[key])  # the scorer's keys, as they are
+    assert metrics["R1_IoU0.5_ci_low"] == pytest.approx(result.ci["R1_IoU0.5"][0])
+    assert tags["vcval.protocol_hash"] == result.protocol.hash
+    assert tags["vcval.data_fingerprint"] == result.protocol.data_fingerprint
+    assert len(tags["vcval.git_commit"]) in (40, 7) and tags["vcval.device"].startswith(("cpu", "cuda"))
+    assert "mlflow" in json.loads(tags["vcval.versions"]) and tags["vcval.seed"] == "42"
+    assert float(tags["vcval.wall_time_s"]) > 0
+    artifacts = {item.path for item in client.list_artifacts(run_id)}
+    assert {"manifest.json", "predictions.jsonl", "scores.json", "per_query.jsonl", "plots"} <= artifacts
+    assert {item.path for item in client.list_artifacts(run_id, "plots")} == {"plots/iou_distribution.png",
+                                                                          "plots/recall_at_k.png"}
+    local = client.download_artifacts(run_id, "scores.json", str(tmp_path))
+    assert json.loads(Path(local).read_text())["metrics"] == result.metrics
+
+
+def test_default_store_is_sqlite_in_the_working_folder(tiny_benchmark, tmp_path, monkeypatch, capsys,
+                                                       migrated_store):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert default_tracking_uri() == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    shutil.copy(migrated_store, tmp_path / "mlflow.db")
+    result = run_system("overlap", tiny_benchmark, tmp_path / "run", echo=False)
+    assert result.tracking.logged and (tmp_path / "mlflow.db").is_file()
+    _read_back(MlflowClient(default_tracking_uri()), result.tracking.run_id, result, tmp_path / "download")
+    rows = list_runs()
+    assert [row.run_id for row in rows] == [result.tracking.run_id]
+    assert rows[0].protocol_hash == result.protocol.hash and rows[0].metrics["R1_mIoU"] == result.metrics["R1_mIoU"]
+    # A run folder can be logged again later (e.g. after the store was down), and `vcval runs` lists both.
+    again = log_run_folder(tmp_path / "run")
+    assert again.logged and again.run_id != result.tracking.run_id
+    assert main(["runs", "--metrics", "R1_mIoU,video_R1"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("overlap") == 2 and f"{result.metrics['R1_mIoU']:.2f}" in listing
+
+
+def test_unreachable_store_warns_and_the_run_completes(tiny_benchmark, tmp_path, monkeypatch, capsys):
+    uri = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    started = time.perf_counter()
+    result = run_system("overlap", tiny_benchmark, tmp_path / "run")
+    elapsed = time.perf_counter() - started
+    assert not result.tracking.logged and uri in result.tracking.warning
+    assert "everything is in" in result.tracking.warning and "vcval runs --log" in result.tracking.warning
+    assert elapsed < 60  # MLflow's own retries (7, with 120 s timeouts) are cut short
+    stderr = capsys.readouterr().err
+    assert f"WARNING: the MLflow tracking store {uri} could not be used" in stderr
+    for name in ("manifest.json", "predictions.jsonl", "scores.json", "per_query.jsonl", "tracking.json"):
+        assert (tmp_path / "run" / name).is_file()
+    assert json.loads((tmp_path / "run" / "tracking.json").read_text())["run_id"] is None
+    assert result.metrics["R1_mIoU"] >= 0
+    assert "MLFLOW_HTTP_REQUEST_MAX_RETRIES" not in os.environ  # the short timeouts were only for us
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_a_real_mlflow_server_receives_the_run(tiny_benchmark, tmp_path, migrated_store):
+    shutil.copy(migrated_store, tmp_path / "server.db")
+    port = _free_port()
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "server-artifacts"), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        stdout=(tmp_path / "server.log").open("w"), stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        result = run_system("overlap", tiny_benchmark, tmp_path / "run", tracking_uri=uri, echo=False)
+        assert result.tracking.logged, result.tracking.warning
+        assert result.tracking.uri == uri
+        _read_back(MlflowClient(uri), result.tracking.run_id, result, tmp_path / "download")
+        assert (tmp_path / "server-artifacts").is_dir()  # artifacts went through the server
+    finally:
+        os.killpg(server.pid, 15)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, 9)
+            server.wait()
