@@ -433,11 +433,14 @@ def _check_numbers(codes, starts, ends, durations, gold_codes, row_line, qids, t
         bad = mask & valid & ~reported
         reported |= bad
         for row, position in zip(*np.nonzero(bad), strict=True):
+            start, end = float(starts[row, position]), float(ends[row, position])
             detail = message
-            if field == "end" and message.startswith("beyond"):
-                detail = f"{ends[row, position]:g} s is {message} of {durations[safe_codes[row, position]]:g} s"
+            if message.startswith("beyond"):
+                detail = f"{end!r} s is {message} of {float(durations[safe_codes[row, position]])!r} s"
+            elif message.startswith("before start"):
+                detail = f"{end!r} is {message} ({start!r})"
             elif field in ("start", "end"):
-                detail = f"{(starts if field == 'start' else ends)[row, position]!r}: {message}"
+                detail = f"{start if field == 'start' else end!r}: {message}"
             problems.add(int(row_line[row]), qids[row], f"candidates[{position}].{field}", detail)
 
 

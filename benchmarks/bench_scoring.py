@@ -87,8 +87,8 @@ def random_run(n_questions: int, n_candidates: int, n_videos: int, seed: int):
     ends = np.round(np.minimum(starts + rng.uniform(1, 90, codes.shape), durations[codes]), 2)
     in_gold = codes == gold_videos[:, None]
     jitter = rng.normal(0, 8, codes.shape)
-    starts = np.where(in_gold, np.round(np.maximum(0, gold_starts[:, None] + jitter), 2), starts)
-    ends = np.where(in_gold, np.round(np.minimum(durations[codes], np.maximum(starts, gold_ends[:, None] - jitter)), 2), ends)
+    starts = np.where(in_gold, np.round(np.clip(gold_starts[:, None] + jitter, 0, gold_ends[:, None]), 2), starts)
+    ends = np.where(in_gold, np.round(np.clip(gold_ends[:, None] - jitter, starts, durations[codes]), 2), ends)
     return durations, gold_videos, gold_starts, gold_ends, codes, starts, ends
 
 
