@@ -119,7 +119,8 @@ def test_unknown_video(tmp_path):
     assert (problem.line, problem.field) == (3, "candidates[1].video_id") and "'elsewhere'" in problem.message
 
 
-@pytest.mark.parametrize("field, value", [("start", "NaN"), ("end", "Infinity"), ("start", "-Infinity")])
+@pytest.mark.parametrize("field, value", [("start", "NaN"), ("end", "Infinity"), ("start", "-Infinity"),
+                                          ("end", "1e400"), ("end", "1" + "0" * 400)])
 def test_non_finite_numbers(tmp_path, field, value):
     path = write_lines(tmp_path / "p.jsonl", good_lines(), HEADER)
     original = '"start": 10.0' if field == "start" else '"end": 20.0'
