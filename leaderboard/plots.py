@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -28,6 +28,17 @@ from leaderboard.table import LeaderboardTable  # noqa: E402
 FORMATS = ("png", "svg")
 ERROR_CATEGORIES = ("retrieval miss", "gold video not first", "localization miss", "hit")
 ERROR_COLOURS = ("#c0392b", "#e67e22", "#f1c40f", "#27ae60")
+# Distinct markers and line styles, with markers shrinking per system, so that curves which coincide
+# (several systems at 100% recall, say) stay visible as nested shapes.
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _style(index: int) -> dict:
+    return {"marker": MARKERS[index % len(MARKERS)], "linestyle": LINESTYLES[index % len(LINESTYLES)],
+            "markersize": max(3.0, 9.0 - 1.2 * index), "markerfacecolor": "none" if index % 2 else None}
+
+
 BUCKETS = {
     "answer_length_bucket": ("answer length", [label for _, _, label in ANSWER_LENGTH_BUCKETS]),
     "video_length_bucket": ("video length", [label for _, _, label in VIDEO_LENGTH_BUCKETS]),
@@ -53,9 +64,9 @@ def _names(table: LeaderboardTable) -> list[str]:
 
 def plot_video_recall(table: LeaderboardTable, folder: Path) -> list[Path]:
     figure, axis = plt.subplots(figsize=(6, 4))
-    for row in table.rows:
+    for index, row in enumerate(table.rows):
         ks = [k for k in RECALL_KS if f"video_R{k}" in row.entry.metrics]
-        axis.plot(ks, [row.entry.metrics[f"video_R{k}"] for k in ks], marker="o", label=row.entry.meta.name)
+        axis.plot(ks, [row.entry.metrics[f"video_R{k}"] for k in ks], label=row.entry.meta.name, **_style(index))
     axis.set_xscale("log")
     axis.set_xticks(list(RECALL_KS), [str(k) for k in RECALL_KS])
     axis.set_xlabel("K (distinct videos)")
@@ -63,7 +74,7 @@ def plot_video_recall(table: LeaderboardTable, folder: Path) -> list[Path]:
     axis.set_ylim(0, 101)
     axis.set_title(f"Video retrieval, {table.split} ({table.rows[0].entry.n_questions} questions)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(figure, folder, "video_recall")
 
 
@@ -77,14 +88,16 @@ def plot_r1_vs_iou(table: LeaderboardTable, folder: Path) -> list[Path]:
     prefix, miou = ("loc_R1", "loc_mIoU") if table.task == "localization" else ("R1", "R1_mIoU")
     thresholds = np.round(np.arange(0.05, 1.0001, 0.05), 2)
     figure, axis = plt.subplots(figsize=(6, 4))
-    for row in table.rows:
+    for index, row in enumerate(table.rows):
         per_query = row.entry.per_query
         if miou not in per_query.values:
             continue
+        style = _style(index)
         line, = axis.plot(thresholds, r1_threshold_curve(per_query.values[miou], thresholds),
-                          label=row.entry.meta.name)
+                          linestyle=style["linestyle"], label=row.entry.meta.name)
         official = [m for m in IOU_THRESHOLDS if f"{prefix}_IoU{m}" in row.entry.metrics]
-        axis.plot(official, [row.entry.metrics[f"{prefix}_IoU{m}"] for m in official], "o", color=line.get_color())
+        axis.plot(official, [row.entry.metrics[f"{prefix}_IoU{m}"] for m in official], linestyle="none",
+                  marker=style["marker"], markersize=style["markersize"], color=line.get_color())
     axis.set_xlabel("IoU threshold")
     axis.set_ylabel("R@1 (%)")
     axis.set_xlim(0, 1)
@@ -92,7 +105,7 @@ def plot_r1_vs_iou(table: LeaderboardTable, folder: Path) -> list[Path]:
     track = "in the gold video" if table.task == "localization" else "over the corpus"
     axis.set_title(f"R@1 vs IoU threshold, {track} (dots: reported thresholds)")
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="upper right")
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(figure, folder, "r1_vs_iou")
 
 
@@ -119,12 +132,12 @@ def plot_slices(table: LeaderboardTable, folder: Path) -> list[Path]:
         axis.set_ylabel(f"{table.headline} (%)")
         axis.set_ylim(0, 101)
         axis.grid(alpha=0.3, axis="y")
-    axes[0][-1].legend(fontsize=8, loc="upper right")
+    axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.suptitle(f"{table.headline} by answer and video length, {table.split}")
     return _save(figure, folder, "slices")
 
 
-def error_breakdown(values: dict[str, np.ndarray], task: str) -> np.ndarray:
+def error_breakdown(values: Mapping[str, np.ndarray], task: str) -> np.ndarray:
     """Percent of questions in each of :data:`ERROR_CATEGORIES` from per-question metric values."""
     if task == "localization":
         hit = values["loc_R1_IoU0.5"] > 0
@@ -154,7 +167,7 @@ def plot_errors(table: LeaderboardTable, folder: Path) -> list[Path]:
     axis.set_xlim(0, 100)
     axis.set_xlabel("questions (%), first candidate judged at IoU 0.5")
     axis.set_title(f"Error breakdown, {table.split}")
-    axis.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.25 if len(names) < 4 else -0.12))
+    axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(figure, folder, "errors")
 
 
