@@ -449,8 +449,14 @@ def _float_array(values: list) -> np.ndarray:
     try:
         return np.array(values, dtype=np.float64)
     except OverflowError:
-        return np.array([math.copysign(math.inf, v) if isinstance(v, int) and abs(v) > 1e308 else float(v)
-                         for v in values], dtype=np.float64)
+        return np.array([_to_float(v) for v in values], dtype=np.float64)
+
+
+def _to_float(value: int | float) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _canonical_split_name(name: str) -> str:
