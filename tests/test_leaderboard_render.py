@@ -218,3 +218,28 @@ def test_entries_read_back_identically(store):
     for entry in store.entries():
         again = read_entry(entry.path)
         assert again.metrics == entry.metrics and again.meta == entry.meta
+
+
+def test_localization_track_gets_its_own_columns_and_plots(tiny_benchmark, tmp_path):
+    from benchmark.protocol import load_protocol
+    from leaderboard.columns import LOCALIZATION_COLUMNS
+    from leaderboard.entry import SubmissionInfo
+    from leaderboard.store import submit_predictions
+    from tests.leaderboard_helpers import write_simulated
+
+    protocol = load_protocol("medvidcqa-paper").replace(name="localization-test", task="localization")
+    split, corpus = tiny_benchmark.split("test"), tiny_benchmark.corpus("test")
+    store = SubmissionStore(tmp_path / "store")
+    for index, jitter in enumerate((0.05, 0.8)):
+        path = write_simulated(tmp_path / f"loc{index}.jsonl", split, corpus, first_rate=1.0, jitter=jitter,
+                               seed=index, task="localization")
+        submit_predictions(store, path, tiny_benchmark, "test", SubmissionInfo(f"loc {index}"), protocol)
+    rendered = render_leaderboard(store, tmp_path / "out")
+    (table,) = rendered.tables
+    assert table.task == "localization" and table.columns == LOCALIZATION_COLUMNS
+    assert table.headline == "loc_R1_IoU0.5" and table.rows[0].entry.meta.name == "loc 0"
+    header = next(line for line in (tmp_path / "out" / "leaderboard.md").read_text().splitlines()
+                  if line.startswith("| #"))
+    assert "Loc IoU=0.5" in header and "Video R@1" not in header
+    stems = {path.stem for path in rendered.files if path.suffix == ".png"}
+    assert stems == {"r1_vs_iou", "slices", "errors"}
