@@ -82,6 +82,29 @@ def resolve_system(name: str) -> SystemEntry:
     return systems[name]
 
 
+def protocol_keys(entry: SystemEntry) -> dict[str, str]:
+    """The config keys of a system that take the protocol's settings: config key (dotted for nested
+    options) -> ``seed`` (the run's seed) or a protocol field (``max_tokens``, ``feature_clips``,
+    ``selection_metric``, ``max_candidates``).
+
+    A factory declares them as a ``protocol_keys`` attribute; for the shipped catalogs, whose factories do
+    not (yet), this module knows them."""
+    declared = getattr(entry.factory, "protocol_keys", None)
+    if declared is not None:
+        return dict(declared)
+    if entry.source == "ccgs.catalog":
+        # max_clips is left to CCGS: with fusion it must equal the encoder's hidden size.
+        return {"seed": "seed", "max_len": "max_tokens", "selection_metric": "selection_metric"}
+    if entry.source == "baselines.catalog":
+        components = entry.name.removeprefix("oracle+").split("+")
+        return {f"{part}.seed": "seed" for part in components if part in _SEEDED_BASELINE_COMPONENTS}
+    return {}
+
+
+# Baseline components with a ``seed`` option (read under their own prefix, e.g. ``window.seed``).
+_SEEDED_BASELINE_COMPONENTS = ("random", "window", "textspan", "visual")
+
+
 def create_system(name: str, config: Mapping[str, Any] | None = None) -> System:
     """Build system ``name`` from its configuration and check that it speaks the System interface."""
     entry = resolve_system(name)

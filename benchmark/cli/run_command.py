@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     run.add_argument("system", metavar="SYSTEM", help="a name from `vcval systems`, or module:factory")
     add_data_arguments(run)
     run.add_argument("--split", default=None, help="evaluated split: test or validation (default: the protocol's)")
+    run.add_argument("--task", choices=("corpus", "localization"), default=None,
+                     help="corpus (search the corpus) or localization (the gold video is given; oracle systems); "
+                          "default: the protocol's")
     add_protocol_arguments(run)
     run.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
     run.add_argument("--config", type=Path, default=None, help="YAML or JSON file of system options")
@@ -67,6 +70,8 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     protocol = load_protocol(args.protocol)
+    if args.task is not None:
+        protocol = protocol.replace(task=args.task)
     config = resolve_config(args.config, args.assignments)
     # A store that cannot be reached is a warning, not a failure: the run folder holds the whole run.
     run_system(args.system, load_from_arguments(args), args.out, split=args.split, protocol=protocol,

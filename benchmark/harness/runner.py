@@ -36,7 +36,7 @@ from benchmark.harness.summary import render_run_summary
 from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol
 from benchmark.records import LocalizationQuery, Prediction, Question
-from benchmark.registry import create_system, resolve_system
+from benchmark.registry import create_system, protocol_keys, resolve_system
 from benchmark.scoring import score, write_per_query
 from benchmark.tracking import TrackingResult, log_run_folder, warn
 
@@ -93,8 +93,9 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
     protocol = protocol.bind(benchmark.name, benchmark.fingerprint, split)
     timings["load"] = round(time.perf_counter() - load_started, 3)
     seed = protocol.seeds[0] if seed is None else int(seed)
+    build_started = time.perf_counter()
     entry = resolve_system(system)
-    config, deviations = system_config(config or {}, getattr(entry.factory, "protocol_keys", {}), protocol, seed)
+    config, deviations = system_config(config or {}, protocol_keys(entry), protocol, seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"vcval run {system} | protocol {protocol.name} ({protocol.short_hash}) | data {benchmark.name} "
@@ -105,6 +106,7 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
     set_global_seeds(seed)
     instance = create_system(system, config)
     set_global_seeds(seed)  # again: building the system may have imported torch or drawn numbers
+    timings["build"] = round(time.perf_counter() - build_started, 3)
     inputs = system_inputs(benchmark, protocol)
     with _timed(timings, "fit", say, f"on {len(inputs.training.train.annotations)} train questions, "
                                      f"selection on {inputs.selection}"):
