@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 
@@ -196,8 +196,8 @@ def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes
     with open(path, "rb") as raw_handle:
         compressed = raw_handle.read(2) == b"\x1f\x8b"
     with open(path, "rb") as raw_handle:
-        hashing = _HashingReader(raw_handle, digest)
-        handle: IO[bytes] = gzip.GzipFile(fileobj=hashing, mode="rb") if compressed else hashing  # type: ignore[assignment]
+        hashing = cast(IO[bytes], _HashingReader(raw_handle, digest))
+        handle: IO[bytes] = gzip.GzipFile(fileobj=hashing, mode="rb") if compressed else hashing
         try:
             yield from _SizeLimitedReader(handle, path, max_bytes, compressed).lines()
         except (OSError, EOFError) as error:
