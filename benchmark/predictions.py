@@ -197,7 +197,7 @@ def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes
         compressed = raw_handle.read(2) == b"\x1f\x8b"
     with open(path, "rb") as raw_handle:
         hashing = cast(IO[bytes], _HashingReader(raw_handle, digest))
-        handle: IO[bytes] = gzip.GzipFile(fileobj=hashing, mode="rb") if compressed else hashing
+        handle = cast(IO[bytes], gzip.GzipFile(fileobj=hashing, mode="rb")) if compressed else hashing
         try:
             yield from _SizeLimitedReader(handle, path, max_bytes, compressed).lines()
         except (OSError, EOFError) as error:
