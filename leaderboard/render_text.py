@@ -50,7 +50,7 @@ def render_markdown(tables: Sequence[LeaderboardTable], title: str = "VCVAL lead
         parts.append(empty)
     for table in tables:
         parts += [f"## {escape.markdown(table.title)}", "",
-                  f"Data fingerprint `{table.data_fingerprint[:16]}`; sorted by `{table.headline}`; "
+                  f"Data fingerprint `{table.data_fingerprint[:16]}`; # = rank by `{table.headline}`; "
                   "all numbers in percent.", ""]
         header = ["#", "System", "Authors", *(column.heading for column in table.columns)]
         parts.append("| " + " | ".join(header) + " |")
@@ -102,8 +102,10 @@ def _latex_cell(cell: Cell) -> str:
     return rf"{text}$^\dagger$" if cell.tied_with_best else text
 
 
-def render_latex_table(table: LeaderboardTable, caption: str | None = None, label: str | None = None) -> str:
-    """A booktabs ``table*`` with a grouped two-row header; needs ``\\usepackage{booktabs}``."""
+def render_latex_table(table: LeaderboardTable, caption: str | None = None, label: str | None = None,
+                       break_before: Sequence[int] = ()) -> str:
+    """A booktabs ``table*`` with a grouped two-row header; needs ``\\usepackage{booktabs}``.
+    ``break_before``: row positions that start a new block (a ``\\midrule`` above them)."""
     spans = group_spans(table.columns)
     lines = [r"\begin{table*}[t]", r"\centering", r"\small",
              r"\begin{tabular}{l" + "c" * len(table.columns) + "}", r"\toprule"]
@@ -116,7 +118,9 @@ def render_latex_table(table: LeaderboardTable, caption: str | None = None, labe
     lines.append(" ".join(rules))
     lines.append(" & ".join(["", *(escape.latex(column.label) for column in table.columns)]) + r" \\")
     lines.append(r"\midrule")
-    for row in table.rows:
+    for position, row in enumerate(table.rows):
+        if position in break_before and position:
+            lines.append(r"\midrule")
         cells = [escape.latex(row.entry.meta.name), *(_latex_cell(row.cells[c.key]) for c in table.columns)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}"]

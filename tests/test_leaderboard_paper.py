@@ -74,8 +74,9 @@ def test_main_table_averages_seeds_and_leaves_grids_out(recorded, paper):
                 expected += f" ± {np.std(values, ddof=1):.2f}"
             assert cell == expected, (system, column.key)
     assert "ccgs/no-visual" not in text
-    best = table.rows[0]
-    assert best.entry.meta.name == "ccgs" and best.cells["R1_IoU0.5"].best
+    # grouped by front end as a paper lists them: lexical, dense, then CCGS
+    assert [row.entry.meta.name for row in table.rows] == ["bm25+window", "dense+span", "ccgs"]
+    assert table.rows[-1].cells["R1_IoU0.5"].best and table.rows[-1].rank == 1
 
 
 def test_main_latex_in_shape(paper):
@@ -83,6 +84,7 @@ def test_main_latex_in_shape(paper):
     assert text.count(r"\begin{table*}") == text.count(r"\end{table*}") == 1
     assert text.count(r"\begin{tabular}") == text.count(r"\end{tabular}") == 1
     assert r"$\pm$" in text and r"\label{tab:main-" in text
+    assert text.count(r"\midrule") == 3  # under the header, and between the three front ends
     for line in text.splitlines():
         if line.endswith(r"\\") and not line.startswith("Method") and not line.startswith(" &"):
             assert len(re.split(r"(?<!\\)&", line)) == 1 + len(CORPUS_COLUMNS)
