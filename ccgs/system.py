@@ -59,6 +59,7 @@ class CCGSSystem:
         if config.visual and not any(v.feature_path for v in data.train.videos.values()):
             log.warning("no training video has features: CCGS runs text-only (as with --no-visual)")
             config = self.config = config.replace(visual=False)
+        torch.manual_seed(config.seed)  # new token embeddings and the heads start the same in every run
         tokenizer, encoder = load_encoder(self.encoder_name, config.extra_tokens)
         model = CCGSModel(encoder, config)
         self._scorer = self._make_scorer(tokenizer, encoder, model, config)

@@ -8,7 +8,10 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
+
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
+from benchmark.records import SplitData
 from benchmark.systems import TrainingData
 
 
@@ -58,6 +61,8 @@ def register(subparsers) -> None:
     evaluation.add_argument("--top-k", dest="top_k_videos", type=int, default=None,
                             help="videos per question in two-stage mode (default 10)")
     evaluation.add_argument("--max-candidates", type=int, default=100)
+    evaluation.add_argument("--max-eval-questions", type=int, default=None,
+                            help="score a seeded random subset of this many questions (a bounded CPU budget)")
     evaluation.add_argument("--bootstrap", type=int, default=1000)
     ccgs.set_defaults(handler=_train_ccgs)
     train.set_defaults(handler=lambda args: train.print_help() or 0)
@@ -89,23 +94,32 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     print(f"trained {len(summary['history'])} epochs in {summary['train_seconds']} s; best epoch "
           f"{summary['best_epoch']} (validation {system.config.selection_metric} = {summary['best_validation']})")
     if args.evaluate != "none":
-        split = benchmark.split(args.evaluate)
+        split = _subset(benchmark.split(args.evaluate), args.max_eval_questions, system.config.seed)
         corpus = benchmark.corpus(args.evaluate, args.corpus)
         started = time.perf_counter()
         predictions = system.predict(split.questions, corpus, args.max_candidates)
         stats = system.scorer.stats
         summary["inference"] = {"seconds": round(time.perf_counter() - started, 1), "pairs": stats.pairs,
                                 "windows": stats.windows, "pairs_per_second": round(stats.pairs_per_second, 2)}
-        header = {"system": "ccgs", "split": split.name, "task": "corpus", "corpus": args.corpus}
+        header = {"system": "ccgs", "dataset": benchmark.name, "split": split.name, "task": "corpus"}
         path = write_predictions(args.out / f"{args.evaluate}_predictions.jsonl", predictions, header)
         report = score(predictions, split, bootstrap=args.bootstrap,
                        meta={"data_fingerprint": benchmark.fingerprint})
         (args.out / f"{args.evaluate}_scores.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n",
                                                                encoding="utf-8")
         summary["scores"] = report.to_dict()["metrics"]
+        summary["evaluated_questions"] = len(split.annotations)
         print(f"wrote {path}")
         for key in ("video_R1", "video_MRR", "R1_IoU0.5", "R1_mIoU", "R5_IoU0.5", "loc_mIoU"):
             low, high = report.ci.get(key, (float("nan"), float("nan")))
             print(f"  {key:10s} {report.metrics[key]:6.2f}  [{low:.2f}, {high:.2f}]")
     (args.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _subset(split: SplitData, count: int | None, seed: int) -> SplitData:
+    if count is None or count >= len(split.annotations):
+        return split
+    keep = sorted(int(i) for i in np.random.default_rng(seed).choice(len(split.annotations), count, replace=False))
+    annotations = tuple(split.annotations[i] for i in keep)
+    return SplitData(split.name, annotations, {a.video_id: split.videos[a.video_id] for a in annotations})

@@ -1,0 +1,123 @@
+"""Training: the tiny preset end to end, resume == uninterrupted, the catalog and ``vcval train ccgs``."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from benchmark.cli.main import main
+from benchmark.errors import ConfigError
+from benchmark.predictions import read_predictions
+from benchmark.scoring import score
+from benchmark.systems import System, TrainingData
+from ccgs.catalog import SYSTEMS
+from ccgs.config import CCGSConfig, preset
+from ccgs.system import CCGSSystem
+from tests.ccgs_support import tiny_encoder
+
+SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2)
+
+
+def _data(benchmark) -> TrainingData:
+    return TrainingData(benchmark.split("train"), benchmark.split("val"))
+
+
+def test_tiny_preset_trains_on_tiny_data_and_predicts(tiny_data_dir, tiny_benchmark, tmp_path):
+    started = time.perf_counter()
+    system = CCGSSystem(preset("tiny", max_len=128, epochs=2, max_val_questions=6),
+                        encoder=str(tiny_encoder(tiny_data_dir)),
+                        out_dir=tmp_path)
+    assert isinstance(system, System)
+    system.fit(_data(tiny_benchmark))
+    history = system.training_state.history
+    assert [r.epoch for r in history] == [1, 2] and all(math.isfinite(r.loss) for r in history)
+    assert all(r.examples == 48 and r.validation is not None for r in history)
+    assert (tmp_path / "best" / "model.safetensors").exists()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["epoch-001", "epoch-002"]
+    test = tiny_benchmark.split("test")
+    predictions = system.predict(test.questions, tiny_benchmark.corpus("test"), 50)
+    assert [p.qid for p in predictions] == [a.qid for a in test.annotations]
+    assert all(len(p.candidates) == 50 for p in predictions)
+    report = score(predictions, test, bootstrap=0)
+    assert 0.0 <= report.metrics["R1_mIoU"] <= 100.0
+    located = system.predict_localization([a.localization_query for a in test.annotations],
+                                          tiny_benchmark.corpus("test"), 5)
+    assert all({c.video_id for c in p.candidates} == {a.video_id} for p, a in zip(located, test.annotations,
+                                                                                    strict=True))
+    assert time.perf_counter() - started < 120
+
+
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmark, tmp_path):
+    encoder = str(tiny_encoder(tiny_data_dir))
+    config = preset("tiny", **SMALL)
+    straight = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "straight")
+    straight.fit(_data(tiny_benchmark))
+
+    killed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed")
+    calls = []
+
+    def die_in_second_epoch(split):
+        calls.append(split.name)
+        if len(calls) == 2:  # epoch 2 trained but not yet checkpointed: as if killed there
+            raise KeyboardInterrupt
+        return CCGSSystem.validation_score(killed, split)
+
+    killed.validation_score = die_in_second_epoch
+    with pytest.raises(KeyboardInterrupt):
+        killed.fit(_data(tiny_benchmark))
+    assert [p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()] == ["epoch-001"]
+
+    resumed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed", resume=True)
+    resumed.fit(_data(tiny_benchmark))
+    assert [vars(r)["loss"] for r in resumed.training_state.history] == \
+           [vars(r)["loss"] for r in straight.training_state.history]
+    assert [r.validation for r in resumed.training_state.history] == \
+           [r.validation for r in straight.training_state.history]
+    weights_a = load_file(tmp_path / "straight" / "last" / "model.safetensors")
+    weights_b = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
+    assert weights_a.keys() == weights_b.keys()
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
+    test = tiny_benchmark.split("test")
+    a = score(straight.predict(test.questions, tiny_benchmark.corpus("test"), 20), test, bootstrap=0).metrics
+    b = score(resumed.predict(test.questions, tiny_benchmark.corpus("test"), 20), test, bootstrap=0).metrics
+    assert a == b
+
+
+def test_catalog_builds_systems_and_rejects_unknown_keys(tmp_path):
+    system = SYSTEMS["ccgs"]({"encoder": "x", "epochs": 3, "out_dir": tmp_path})
+    assert system.config.epochs == 3 and system.config.valid_span_mask  # improved by default
+    assert SYSTEMS["ccgs-paper"]({"encoder": "x"}).config == CCGSConfig()
+    with pytest.raises(ConfigError, match="epochz"):
+        SYSTEMS["ccgs"]({"encoder": "x", "epochz": 3})
+    with pytest.raises(ConfigError, match="encoder"):
+        SYSTEMS["ccgs"]({})
+    with pytest.raises(ConfigError, match="retriever"):
+        SYSTEMS["ccgs"]({"encoder": "x", "top_k_videos": 5})
+    with pytest.raises(ConfigError, match="preset"):
+        SYSTEMS["ccgs"]({"encoder": "x", "preset": "huge"})
+
+
+def test_vcval_train_ccgs_writes_model_predictions_and_scores(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", str(tiny_encoder(tiny_data_dir)),
+                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--max-len", "128",
+                 "--max-train-examples", "8", "--max-val-questions", "4", "--bootstrap", "20", "--no-visual"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "best epoch 1" in printed and "R1_mIoU" in printed
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["config"]["visual"] is False and summary["best_epoch"] == 1
+    assert set(json.loads((out / "test_scores.json").read_text())["metrics"]) >= {"video_R1", "R1_mIoU"}
+    assert len(read_predictions(out / "test_predictions.jsonl").records) == 12
+
+
+def test_vcval_train_ccgs_reports_a_bad_encoder_without_traceback(tiny_data_dir, tmp_path, capsys):
+    code = main(["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", str(tmp_path / "missing"),
+                 "--out", str(tmp_path / "run")])
+    assert code == 2
+    assert "cannot load the encoder" in capsys.readouterr().err
