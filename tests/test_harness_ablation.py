@@ -97,3 +97,29 @@ def test_vcval_ablate_cli(tiny_data_dir, tmp_path, capsys):
     assert "| overlap/a (base) |" in out and "| overlap/b |" in out
     assert main(["ablate", str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o")]) == 2
     assert "missing.yaml: cannot read the grid file" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_ccgs_grid_three_variants_two_seeds(tiny_data_dir, tiny_benchmark, tmp_path):
+    from tests.ccgs_support import tiny_encoder
+
+    grid = grid_from_mapping({
+        "name": "ccgs-tiny",
+        "seeds": [1, 2],
+        # The smallest CCGS that trains: one epoch on 8 questions, short windows.
+        "systems": {"ccgs": {"preset": "tiny", "encoder": str(tiny_encoder(tiny_data_dir)), "epochs": 1,
+                             "max_train_examples": 8, "max_val_questions": 2, "max_len": 96,
+                             "max_question_tokens": 24}},
+        "settings": {"full": {}, "no-visual": {"visual": False}, "no-contrastive": {"contrastive": False}},
+        "base": "full",
+        "metrics": ["video_R1", "R1_IoU0.3", "R1_mIoU"],
+    })
+    result = run_grid(grid, tiny_benchmark, tmp_path / "out", track=False, echo=False)
+    assert [row.variant.name for row in result.rows] == ["ccgs/full", "ccgs/no-visual", "ccgs/no-contrastive"]
+    assert len(result.runs) == 6 and all(run.system == "ccgs" for run in result.runs)
+    assert [run.config["seed"] for run in result.runs] == [1, 2] * 3  # the protocol's seed key reaches CCGS
+    assert all(run.deviations == ["config 'max_len' = 96 where the protocol's max_tokens is 1300"]
+               for run in result.runs)
+    assert result.runs[0].predictions_path.read_bytes() != result.runs[1].predictions_path.read_bytes()
+    table = (tmp_path / "out" / "ablation.md").read_text()
+    assert table.count("\n| ccgs/") == 3 and "| ccgs/full (base) |" in table
