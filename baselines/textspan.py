@@ -1,7 +1,8 @@
 """A learned text span localizer: a transformer encoder reads the question with the subtitle pieces of the
 video, each piece is the mean of its token states, and start/end heads score every piece. Videos longer
 than the encoder's input are cut into chunks of whole pieces, each chunk prefixed by the question; the
-start and end softmaxes run over all pieces of the video. Trained on train, the epoch with the best mean
+start and end softmaxes run over all pieces of the video. Each piece also gets DrQA-style exact-match
+features (the idf-weighted share of its tokens that occur in the question) and sees its neighbours through a convolution. Trained on train, the epoch with the best mean
 IoU on validation is kept. Any Hugging Face encoder works (by name or folder); ``encoder='tiny'`` builds a
 random-init tiny BERT with a tokenizer trained on the train texts."""
 
@@ -53,22 +54,31 @@ class TextSpanOptions:
 
 
 class PieceSpanModel(nn.Module):
-    """Encoder + mean pooling per piece + a linear start/end head."""
+    """Start/end scores per piece from two paths that are added: the encoder's states mean-pooled per piece,
+    a convolution over neighbouring pieces and a linear head; and the pieces' exact-match features (DrQA's,
+    weighted by idf: the idf mass of its tokens that occur in the question per token, and the largest such
+    idf) through a small convolution over neighbouring pieces."""
 
     def __init__(self, encoder: nn.Module) -> None:
         super().__init__()
         self.encoder = encoder
-        self.heads = nn.Linear(encoder.config.hidden_size, 2)
+        hidden = encoder.config.hidden_size
+        self.context = nn.Conv1d(hidden, hidden, kernel_size=5, padding=2)
+        self.heads = nn.Linear(hidden, 2)
+        self.lexical = nn.Sequential(nn.Conv1d(2, 16, kernel_size=9, padding=4), nn.ReLU(),
+                                     nn.Conv1d(16, 2, kernel_size=9, padding=4))
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, piece_index: torch.Tensor,
-                piece_count: int) -> tuple[torch.Tensor, torch.Tensor]:
+                piece_count: int, exact_match: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         flat_hidden = hidden.reshape(-1, hidden.shape[-1])
         flat_index = piece_index.reshape(-1)
         used = flat_index >= 0
         sums = hidden.new_zeros(piece_count, hidden.shape[-1]).index_add_(0, flat_index[used], flat_hidden[used])
         counts = hidden.new_zeros(piece_count).index_add_(0, flat_index[used], hidden.new_ones(int(used.sum())))
-        logits = self.heads(sums / counts.clamp(min=1.0)[:, None])
+        pieces = sums / counts.clamp(min=1.0)[:, None]
+        pieces = pieces + torch.relu(self.context(pieces.T[None]))[0].T
+        logits = self.heads(pieces) + self.lexical(exact_match.T[None])[0].T
         return logits[:, 0], logits[:, 1]
 
 
@@ -83,6 +93,7 @@ class TextSpanLocalizer:
         self.validation_iou: float | None = None
         self.best_epoch: int | None = None
         self._piece_tokens: dict[str, list[list[int]]] = {}
+        self._idf: dict[int, float] = {}
 
     # -- fitting -----------------------------------------------------------------------------------------
     def fit(self, data: TrainingData) -> None:
@@ -97,6 +108,7 @@ class TextSpanLocalizer:
             train = [train[i] for i in sorted(chosen)]
         self._load_encoder(data)
         self._piece_tokens = {}
+        self._idf = self._piece_idf(data.train.videos.values())
         model = self._require_model()
         spans = [self._gold(a, data.train.videos[a.video_id]) for a in train]
         self.max_span_pieces = max(last - first + 1 for first, last in spans)
@@ -150,6 +162,18 @@ class TextSpanLocalizer:
                               "encoder")
         self.model = PieceSpanModel(encoder)
 
+    def _piece_idf(self, videos) -> dict[int, float]:
+        """Inverse document frequency of each token over the train pieces, scaled to [0, 1] (unseen: 1)."""
+        frequency: dict[int, int] = {}
+        count = 0
+        for video in videos:
+            for tokens in self._pieces_of(video):
+                count += 1
+                for token in set(tokens):
+                    frequency[token] = frequency.get(token, 0) + 1
+        top = np.log(count + 1.0)
+        return {token: float(np.log((count + 1.0) / (df + 0.5)) / top) for token, df in frequency.items()}
+
     @staticmethod
     def _gold(annotation: Annotation, video: Video) -> tuple[int, int]:
         starts = np.array([p.start for p in video.pieces])
@@ -165,14 +189,20 @@ class TextSpanLocalizer:
             self._piece_tokens[video.video_id] = [ids[:self.options.max_piece_tokens] or [unknown] for ids in encoded]
         return self._piece_tokens[video.video_id]
 
-    def _chunks(self, question: str, video: Video) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _chunks(self, question: str, video: Video
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         tokenizer, options = self.tokenizer, self.options
         question_ids = tokenizer(question, add_special_tokens=False)["input_ids"][:options.max_question_tokens]
+        question_set = set(question_ids)
+        pieces = self._pieces_of(video)
+        weights = [[self._idf.get(t, 1.0) for t in tokens if t in question_set] for tokens in pieces]
+        exact_match = torch.tensor([[sum(w) / len(tokens), max(w, default=0.0)]
+                                    for w, tokens in zip(weights, pieces, strict=True)])
         prefix = [tokenizer.cls_token_id, *question_ids, tokenizer.sep_token_id]
         budget = options.max_length - len(prefix) - 1
         rows: list[tuple[list[int], list[int]]] = []
         ids, owners = list(prefix), [-1] * len(prefix)
-        for piece, tokens in enumerate(self._pieces_of(video)):
+        for piece, tokens in enumerate(pieces):
             if len(ids) - len(prefix) + len(tokens) > budget:
                 rows.append((ids + [tokenizer.sep_token_id], owners + [-1]))
                 ids, owners = list(prefix), [-1] * len(prefix)
@@ -184,11 +214,11 @@ class TextSpanLocalizer:
         input_ids = torch.tensor([r[0] + [pad] * (width - len(r[0])) for r in rows])
         mask = torch.tensor([[1] * len(r[0]) + [0] * (width - len(r[0])) for r in rows])
         piece_index = torch.tensor([r[1] + [-1] * (width - len(r[1])) for r in rows])
-        return input_ids, mask, piece_index
+        return input_ids, mask, piece_index, exact_match
 
     def _logits(self, question: str, video: Video) -> tuple[torch.Tensor, torch.Tensor]:
-        input_ids, mask, piece_index = self._chunks(question, video)
-        return self._require_model()(input_ids, mask, piece_index, len(video.pieces))
+        input_ids, mask, piece_index, exact_match = self._chunks(question, video)
+        return self._require_model()(input_ids, mask, piece_index, len(video.pieces), exact_match)
 
     def _require_model(self) -> PieceSpanModel:
         if self.model is None:
