@@ -130,8 +130,11 @@ def plot_slices(table: LeaderboardTable, folder: Path) -> list[Path]:
                         fontsize=8)
         axis.set_xlabel(BUCKETS[kind][0])
         axis.set_ylabel(f"{table.headline} (%)")
-        axis.set_ylim(0, 101)
         axis.grid(alpha=0.3, axis="y")
+    # One scale for both panels, zoomed to the bars (low scores stay readable), at most 100%.
+    highest = max(bar.get_height() for axis in axes[0] for bar in axis.patches)
+    for axis in axes[0]:
+        axis.set_ylim(0, min(101.0, max(10.0, 1.15 * highest)))
     axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     figure.suptitle(f"{table.headline} by answer and video length, {table.split}")
     return _save(figure, folder, "slices")
