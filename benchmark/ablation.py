@@ -42,6 +42,7 @@ from benchmark.harness.settings import merge_config
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import aligned_values
 from benchmark.stats import holm, paired_test
+from benchmark.tracking import warn
 
 GRID_FIELDS = ("name", "protocol", "split", "seeds", "systems", "settings", "base", "metrics", "data_dir")
 ALPHA = 0.05
@@ -240,10 +241,11 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
                                run_name=f"{variant.name} seed {seed}",
                                labels={"grid": grid.name, "variant": variant.name}, echo=False))
     bar.close()
-    for run in runs:
-        if run.tracking is not None and run.tracking.warning:
-            print(f"WARNING: {run.tracking.warning}")
-            break
+    for deviation in sorted({(run.system, d) for run in runs for d in run.deviations}):
+        warn(f"runs of {deviation[0]} deviate from protocol '{protocol.name}': {deviation[1]}")
+    warnings = [run.tracking.warning for run in runs if run.tracking is not None and run.tracking.warning]
+    if warnings:
+        warn(f"{len(warnings)} of {len(runs)} runs could not be logged to MLflow; the first: {warnings[0]}")
     result = compare_runs(grid, protocol, runs, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "ablation.md").write_text(result.render() + "\n", encoding="utf-8")

@@ -47,3 +47,10 @@ def test_vcval_systems_lists_every_catalog(monkeypatch, capsys):
     monkeypatch.setattr(registry, "CATALOG_MODULES", ("vcval_missing_catalog",))
     assert main(["systems"]) == 2
     assert "catalog 'vcval_missing_catalog' cannot be imported" in capsys.readouterr().err
+
+
+def test_vcval_runs_without_a_store_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert main(["runs"]) == 0
+    assert "no MLflow store at" in capsys.readouterr().out and not (tmp_path / "mlflow.db").exists()

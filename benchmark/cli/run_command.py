@@ -10,7 +10,7 @@ from benchmark.harness import run_system
 from benchmark.harness.settings import resolve_config
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
-from benchmark.tracking import list_runs, log_run_folder, warn
+from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, warn
 
 RUNS_METRICS = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU")
 
@@ -98,7 +98,12 @@ def _runs(args: argparse.Namespace) -> int:
             return 1
         print(f"logged {args.log_dir} as run {result.run_id} in experiment '{result.experiment}' at {result.uri}")
         return 0
-    rows = list_runs(uri=args.tracking_uri, experiment=args.experiment, system=args.system,
+    uri = args.tracking_uri or default_tracking_uri()
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        print(f"no MLflow store at {uri.removeprefix('sqlite:///')}: no run has been tracked from this folder "
+              "(set MLFLOW_TRACKING_URI or --tracking-uri to read another store)")
+        return 0
+    rows = list_runs(uri=uri, experiment=args.experiment, system=args.system,
                      protocol_hash=args.protocol_hash, limit=args.limit)
     if not rows:
         print("no vcval runs recorded in this store")

@@ -15,6 +15,7 @@ The run folder holds everything (the record; MLflow only indexes it)::
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import sys
@@ -100,7 +101,7 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"vcval run {system} | protocol {protocol.name} ({protocol.short_hash}) | data {benchmark.name} "
         f"({benchmark.fingerprint[:12]}) | split {protocol.split} | seed {seed}")
-    for deviation in deviations:
+    for deviation in deviations if echo else ():
         warn(f"this run deviates from protocol '{protocol.name}': {deviation}")
 
     set_global_seeds(seed)
@@ -158,7 +159,7 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
         _write_json(out_dir / "tracking.json", tracking.to_dict())
         if tracking.warning:
             warn(tracking.warning)
-    result = RunResult(**{**result.__dict__, "tracking": tracking})
+    result = dataclasses.replace(result, tracking=tracking)
     say(result.summary())
     return result
 
