@@ -189,7 +189,7 @@ class LexicalWindowLocalizer:
         passages, index = self._windows(size, videos)
         position = {video_id: i for i, video_id in enumerate(passages.video_ids)}
         results = []
-        all_scores = index.scores([q.text for q in queries]) if queries else []
+        all_scores = index.scores([q.text for q in queries]) if queries else np.zeros((0, len(passages.texts)))
         for query, scores in zip(queries, all_scores, strict=True):
             window = passages.of_video(position[query.video_id])
             starts, ends, own = passages.starts[window], passages.ends[window], scores[window]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,10 +60,9 @@ class PieceSpanModel(nn.Module):
     weighted by idf: the idf mass of its tokens that occur in the question per token, and the largest such
     idf) through a small convolution over neighbouring pieces."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    def __init__(self, encoder: nn.Module, hidden: int) -> None:
         super().__init__()
         self.encoder = encoder
-        hidden = encoder.config.hidden_size
         self.context = nn.Conv1d(hidden, hidden, kernel_size=5, padding=2)
         self.heads = nn.Linear(hidden, 2)
         self.lexical = nn.Sequential(nn.Conv1d(2, 16, kernel_size=9, padding=4), nn.ReLU(),
@@ -88,7 +88,7 @@ class TextSpanLocalizer:
     def __init__(self, options: TextSpanOptions | None = None) -> None:
         self.options = options or TextSpanOptions()
         self.model: PieceSpanModel | None = None
-        self.tokenizer = None
+        self.tokenizer: Any = None  # a Hugging Face tokenizer, set by fit
         self.max_span_pieces = 1
         self.validation_iou: float | None = None
         self.best_epoch: int | None = None
@@ -160,7 +160,7 @@ class TextSpanLocalizer:
         if self.tokenizer.cls_token_id is None or self.tokenizer.sep_token_id is None:
             raise ConfigError(f"the encoder '{self.options.encoder}' has no [CLS]/[SEP] tokens; use a BERT-style "
                               "encoder")
-        self.model = PieceSpanModel(encoder)
+        self.model = PieceSpanModel(encoder, int(encoder.config.hidden_size))
 
     def _piece_idf(self, videos) -> dict[int, float]:
         """Inverse document frequency of each token over the train pieces, scaled to [0, 1] (unseen: 1)."""

@@ -47,6 +47,7 @@ def random_miou(tiny_benchmark, tiny_training) -> float:
     return first_candidate_miou(localizer, tiny_benchmark.split("test"))
 
 
+@pytest.mark.slow
 def test_text_span_localizer_from_a_local_encoder_folder(tmp_path, tiny_benchmark, tiny_training, random_miou):
     texts = [a.text for a in tiny_training.train.annotations] + \
         [p.text for v in tiny_training.train.videos.values() for p in v.pieces]
@@ -54,18 +55,18 @@ def test_text_span_localizer_from_a_local_encoder_folder(tmp_path, tiny_benchmar
                                max_positions=128)
     localizer = TextSpanLocalizer(TextSpanOptions(encoder=str(folder), max_length=128, epochs=5,
                                                   learning_rate=1e-3, batch_questions=4))
-    started = time.perf_counter()
+    started = time.process_time()
     localizer.fit(tiny_training)
-    assert time.perf_counter() - started < 60
+    assert time.process_time() - started < 60  # CPU seconds: wall time depends on what else runs
     assert localizer.validation_iou is not None and 0 <= localizer.best_epoch < 5
     assert first_candidate_miou(localizer, tiny_benchmark.split("test")) > random_miou
 
 
 def test_visual_localizer_trains_on_features(tiny_benchmark, tiny_training, random_miou):
     localizer = VisualLocalizer(VisualOptions(dim=64, heads=2, epochs=10, max_clips=64))
-    started = time.perf_counter()
+    started = time.process_time()
     localizer.fit(tiny_training)
-    assert time.perf_counter() - started < 60
+    assert time.process_time() - started < 60  # CPU seconds: wall time depends on what else runs
     assert first_candidate_miou(localizer, tiny_benchmark.split("test")) > random_miou
 
 
