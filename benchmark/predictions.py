@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, cast
 
 import numpy as np
+import orjson
 
 from benchmark.data.sources import canonical_split
 from benchmark.errors import DataError, InputError
@@ -230,10 +231,15 @@ def _parse_line(raw: bytes, line: int, problems: _Problems) -> dict | None:
     if not text:
         return None
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        problems.add(line, None, None, f"not valid JSON ({error.__class__.__name__}: {error})")
-        return None
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson refuses NaN, Infinity and numbers beyond a double, which the standard parser reads
+        # so that the validator can name the field; anything else it refuses too, with its message.
+        try:
+            value = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            problems.add(line, None, None, f"not valid JSON ({error.__class__.__name__}: {error})")
+            return None
     if not isinstance(value, dict):
         problems.add(line, None, None, f"expected a JSON object, got {type(value).__name__}")
         return None
