@@ -119,7 +119,10 @@ class CandidateArrays:
 
 @dataclass(frozen=True)
 class LoadedPredictions:
-    header: dict | None
+    """A predictions file read against a split: its header (with the resolved ``task``), the candidate
+    matrices, the problems found (the first ones, and how many more) and the sha256 of its bytes."""
+
+    header: dict
     arrays: CandidateArrays
     problems: list[Problem]
     omitted_problems: int
@@ -318,7 +321,7 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
 
     ``corpus`` is the set of videos candidates may point to (default: the split's videos). ``task``
     defaults to the header's task, else ``corpus``. Returns the candidate matrices and every problem;
-    see :func:`validate_predictions` and :func:`read_scoring_predictions` for the two usual wrappers.
+    see :func:`validate_predictions` and :func:`check_predictions` for the two usual wrappers.
     """
     path = Path(path)
     corpus = split.videos if corpus is None else corpus
@@ -342,6 +345,7 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
     filler = _MatrixFiller(codes, starts, ends)
     longest = 0
     header: dict | None = None
+    header_line = 1
     digest = hashlib.sha256()
     first_content_line = True
 
@@ -350,7 +354,7 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
         if value is None:
             continue
         if first_content_line and "qid" not in value and ("format" in value or "version" in value):
-            header = _check_header(value, line, problems)
+            header, header_line = _check_header(value, line, problems), line
             header_split = header.get("split")
             if isinstance(header_split, str) and _canonical_split_name(header_split) != split.name:
                 problems.add(line, None, "split", f"the header names split {header_split!r}, "
@@ -397,7 +401,7 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
 
     if header is not None and "task" in header and header["task"] in TASKS:
         if task is not None and task != header["task"]:
-            problems.add(1, None, "task", f"the header says task {header['task']!r} but {task!r} was asked for")
+            problems.add(header_line, None, "task", f"the header says task {header['task']!r} but {task!r} was asked for")
         task = task or header["task"]
     task = task or "corpus"
 
@@ -410,10 +414,8 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
     width = max(longest, 1)
     arrays = CandidateArrays(qids, codes[:, :width].copy(), starts[:, :width].copy(), ends[:, :width].copy(),
                              tuple(video_ids), missing)
-    resolved_header = dict(header or {})
-    resolved_header.setdefault("task", task)
-    return LoadedPredictions(resolved_header if header is not None else {"task": task}, arrays,
-                             problems.sorted(), problems.omitted, digest.hexdigest())
+    return LoadedPredictions(dict(header or {}, task=task), arrays, problems.sorted(), problems.omitted,
+                             digest.hexdigest())
 
 
 class _MatrixFiller:

@@ -105,7 +105,7 @@ def score(predictions: str | Path | Sequence[Prediction] | CandidateArrays | Loa
     if isinstance(predictions, (str, Path)):
         predictions = check_predictions(predictions, split, corpus, task=task, allow_missing=allow_missing)
     if isinstance(predictions, LoadedPredictions):
-        task = task or (predictions.header or {}).get("task")
+        task = task or predictions.header.get("task")
         predictions_sha256 = predictions.sha256
         arrays = predictions.arrays
     elif isinstance(predictions, CandidateArrays):

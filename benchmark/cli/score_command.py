@@ -121,7 +121,7 @@ def _score(args: argparse.Namespace) -> int:
                    seed=args.seed, allow_missing=args.allow_missing,
                    meta={"data_fingerprint": benchmark.fingerprint, "dataset": benchmark.name,
                          "corpus": args.corpus, "predictions": str(args.predictions),
-                         "system": (loaded.header or {}).get("system")})
+                         "system": loaded.header.get("system")})
     print(report.render())
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
