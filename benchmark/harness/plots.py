@@ -27,14 +27,15 @@ def _recall_curves(path: Path, metrics: Mapping[str, float], protocol: Protocol,
     figure, axes = plt.subplots(figsize=(6, 4))
     series = [("video", [f"video_R{k}" for k in ks])]
     series += [(f"IoU>={m}", [f"R{k}_IoU{m}" for k in ks]) for m in protocol.iou_thresholds]
-    series += [("mean IoU", [f"R{k}_mIoU" for k in ks])]
+    series += [("best IoU (mean)", [f"R{k}_mIoU" for k in ks])]
     for label, keys in series:
         if all(key in metrics for key in keys):
             axes.plot(ks, [metrics[key] for key in keys], marker="o", label=label)
     axes.set_xscale("log")
     axes.set_xticks(ks, [str(k) for k in ks])
-    axes.set_xlabel("rank K (candidates)")
-    axes.set_ylabel("recall@K (%)")
+    video_unit = "distinct videos" if protocol.video_rank == "distinct" else "candidates"
+    axes.set_xlabel(f"rank K ({video_unit} for 'video', candidates otherwise)")
+    axes.set_ylabel("recall@K, best IoU within K (%)")
     axes.set_ylim(0, 100)
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
