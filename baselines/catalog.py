@@ -27,7 +27,6 @@ from baselines.localizers import (
 from baselines.options import ConfigReader
 from baselines.random_retrieval import RandomRetriever
 from baselines.text import LexicalOptions
-from baselines.textspan import TextSpanLocalizer, TextSpanOptions
 from baselines.two_stage import CombinationOptions, OracleVideoSystem, PassageBM25System, TwoStageSystem
 from benchmark.systems import Localizer, Retriever, System
 
@@ -64,6 +63,9 @@ def _window(reader: ConfigReader) -> Localizer:
 
 
 def _textspan(reader: ConfigReader) -> Localizer:
+    # torch and transformers are imported only when a learned localizer is built
+    from baselines.textspan import TextSpanLocalizer, TextSpanOptions
+
     return TextSpanLocalizer(reader.options(TextSpanOptions, "textspan"))
 
 
