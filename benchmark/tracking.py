@@ -148,8 +148,7 @@ def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: Mapp
     from mlflow.entities import Metric, Param, RunTag
 
     client = MlflowClient(tracking_uri=uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found is not None else client.create_experiment(experiment)
+    experiment_id = _experiment_id(client, experiment)
     run = client.create_run(experiment_id, run_name=run_name, tags=run_tags(manifest))
     run_id = run.info.run_id
     try:
@@ -167,6 +166,22 @@ def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: Mapp
         raise
     client.set_terminated(run_id, status="FINISHED")
     return run_id
+
+
+def _experiment_id(client, name: str) -> str:
+    """The experiment's id, creating it if needed (another process may create it at the same moment)."""
+    from mlflow.exceptions import MlflowException
+
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    try:
+        return client.create_experiment(name)
+    except MlflowException:
+        found = client.get_experiment_by_name(name)
+        if found is None:
+            raise
+        return found.experiment_id
 
 
 @dataclass(frozen=True)
