@@ -289,7 +289,7 @@ def write_golden(folder: Path, split: SplitData, workdir: Path, provenance: dict
     """The inputs in each evaluator's format and what the evaluators printed for them."""
     folder.mkdir(parents=True, exist_ok=True)
     golden = {
-        "produced_by": "benchmarks/agreement.py --write-golden (the original evaluators, run unmodified)",
+        "produced_by": "python benchmarks/agreement.py " + " ".join(sys.argv[1:]) + " (the original evaluators, unmodified)",
         "case": case,
         "evaluators": provenance,
         "gold": [{"qid": a.qid, "video_id": a.video_id, "start": a.start, "end": a.end,
