@@ -54,3 +54,12 @@ def test_vcval_runs_without_a_store_says_so(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert main(["runs"]) == 0
     assert "no MLflow store at" in capsys.readouterr().out and not (tmp_path / "mlflow.db").exists()
+
+
+def test_help_of_the_harness_commands_renders():
+    from benchmark.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(action for action in parser._actions if action.dest == "command").choices
+    for name in ("run", "systems", "runs", "ablate"):
+        assert commands[name].format_help().startswith(f"usage: vcval {name}")
