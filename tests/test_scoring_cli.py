@@ -27,6 +27,15 @@ def data(tiny_data_dir):
     return ["--data-dir", str(tiny_data_dir), "--split", "test"]
 
 
+def test_help_of_every_scoring_command(capsys):
+    for argv in (["--help"], ["validate", "--help"], ["score", "--help"], ["compare", "--help"], ["convert", "--help"]):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 0
+    printed = capsys.readouterr().out
+    assert "95% bootstrap" in printed and "--video-rank" in printed and "--from" in printed
+
+
 def test_validate_exit_codes(files, tiny_data_dir, capsys):
     assert main(["validate", str(files["oracle"]), *data(tiny_data_dir)]) == 0
     assert main(["validate", str(files["partial"]), *data(tiny_data_dir)]) == 1

@@ -50,9 +50,9 @@ def register(subparsers) -> None:
     validate_parser.set_defaults(handler=_validate)
 
     score_parser = subparsers.add_parser(
-        "score", help="score a predictions file: every metric with a 95% bootstrap interval",
+        "score", help="score a predictions file: every metric with a 95%% bootstrap interval",
         description="Validate, then score a predictions file: retrieval, localization and joint metrics in "
-                    "percent with percentile-bootstrap 95%% intervals, and the same by answer and video length.")
+                    "percent with percentile-bootstrap 95% intervals, and the same by answer and video length.")
     score_parser.add_argument("predictions", type=Path, help="predictions JSONL (optionally .gz)")
     _add_split_arguments(score_parser)
     _add_scoring_arguments(score_parser)
