@@ -30,8 +30,9 @@ from benchmark.systems import TrainingData
 class TextSpanOptions:
     """``encoder``: a Hugging Face encoder name or folder, or 'tiny'; ``max_length``: tokens per chunk;
     ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
-    ``batch_questions`` (questions per optimiser step); ``max_train_questions``: 0 for all, else a seeded
-    sample; ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
+    ``batch_questions`` (questions per optimiser step); ``max_train_questions`` /
+    ``max_validation_questions``: 0 for all, else a seeded sample for training / epoch selection;
+    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
 
     encoder: str = DEFAULT_MODEL
     max_length: int = 256
@@ -41,6 +42,7 @@ class TextSpanOptions:
     learning_rate: float = 5e-5
     batch_questions: int = 8
     max_train_questions: int = 0
+    max_validation_questions: int = 0
     tiny_hidden: int = 64
     tiny_layers: int = 2
     seed: int = 0
@@ -50,8 +52,8 @@ class TextSpanOptions:
             raise ValueError("textspan.max_length must leave room for the question, one piece and 3 special tokens")
         if min(self.epochs, self.batch_questions, self.max_question_tokens, self.max_piece_tokens) < 1:
             raise ValueError("textspan.epochs, batch_questions and token limits must be >= 1")
-        if self.learning_rate <= 0 or self.max_train_questions < 0:
-            raise ValueError("textspan.learning_rate must be > 0 and max_train_questions >= 0")
+        if self.learning_rate <= 0 or min(self.max_train_questions, self.max_validation_questions) < 0:
+            raise ValueError("textspan.learning_rate must be > 0 and max_train/validation_questions >= 0")
 
 
 class PieceSpanModel(nn.Module):
@@ -103,9 +105,7 @@ class TextSpanLocalizer:
         train = [a for a in data.train.annotations if data.train.videos[a.video_id].pieces]
         if not train:
             raise ConfigError("the text span localizer needs train questions whose videos have subtitles")
-        if options.max_train_questions and len(train) > options.max_train_questions:
-            chosen = np.random.default_rng(options.seed).choice(len(train), options.max_train_questions, replace=False)
-            train = [train[i] for i in sorted(chosen)]
+        train = seeded_sample(train, options.max_train_questions, options.seed)
         self._load_encoder(data)
         self._piece_tokens = {}
         self._idf = self._piece_idf(data.train.videos.values())
@@ -113,7 +113,8 @@ class TextSpanLocalizer:
         spans = [self._gold(a, data.train.videos[a.video_id]) for a in train]
         self.max_span_pieces = max(last - first + 1 for first, last in spans)
         optimizer = torch.optim.AdamW(model.parameters(), lr=options.learning_rate)
-        validation = [a for a in data.validation.annotations if data.validation.videos[a.video_id].pieces]
+        validation = seeded_sample([a for a in data.validation.annotations if data.validation.videos[a.video_id].pieces],
+                                   options.max_validation_questions, options.seed)
         best = BestState()
         rng = np.random.default_rng(options.seed)
         for epoch in range(options.epochs):
@@ -248,3 +249,11 @@ class TextSpanLocalizer:
         candidates = self.localize([a.localization_query for a in annotations], videos, 1)
         return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
                               for c, a in zip(candidates, annotations, strict=True)]))
+
+
+def seeded_sample(items: list, size: int, seed: int) -> list:
+    """``size`` items drawn without replacement (in their original order); all of them when ``size`` is 0."""
+    if not size or len(items) <= size:
+        return items
+    chosen = np.random.default_rng(seed).choice(len(items), size, replace=False)
+    return [items[i] for i in sorted(chosen)]
