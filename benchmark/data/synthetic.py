@@ -46,16 +46,18 @@ class SyntheticSize:
 
 SIZES = {
     "tiny": SyntheticSize({"train": 48, "validation": 12, "test": 12}, {"train": 12, "validation": 4, "test": 4},
-                          video_length_median_s={"train": 100.0, "validation": 100.0, "test": 100.0}, answer_length_median_s=25.0, topics=4, concepts=8,
+                          video_length_median_s={"train": 100.0, "validation": 100.0, "test": 100.0}, answer_length_median_s=25.0, topics=2, concepts=8,
                           vocabulary=600),
     "mini": SyntheticSize({"train": 320, "validation": 40, "test": 40}, {"train": 96, "validation": 12, "test": 12},
-                          video_length_median_s={"train": 160.0, "validation": 160.0, "test": 160.0}, answer_length_median_s=35.0, topics=12, concepts=24,
+                          video_length_median_s={"train": 160.0, "validation": 160.0, "test": 160.0}, answer_length_median_s=35.0, topics=3, concepts=24,
                           vocabulary=2500),
     "full": SyntheticSize({"train": 2710, "validation": 145, "test": 155}, {"train": 800, "validation": 49, "test": 50},
                           # MedVidQA's per-split median video lengths (shared/data/medvidqa statistics).
-                          video_length_median_s={"train": 318.0, "validation": 290.0, "test": 283.0}),
+                          video_length_median_s={"train": 318.0, "validation": 290.0, "test": 283.0}, topics=12),
 }
 
+TOPIC_WORDS_PER_VIDEO = 24
+PROCEDURES_PER_TOPIC = 8
 CLIP_SECONDS = 4.0  # one feature clip per 4 s of video
 MIN_VIDEO_S, MAX_VIDEO_S = 36.0, 1650.0
 MIN_ANSWER_S, MAX_ANSWER_S = 3.0, 300.0
@@ -77,6 +79,8 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
     (out_dir / "text").mkdir(parents=True, exist_ok=True)
     vocabulary = _pseudo_words(rng, spec.vocabulary)
     topic_words = [rng.choice(len(vocabulary), 60, replace=False) for _ in range(spec.topics)]
+    procedures = [[[vocabulary[i] for i in rng.choice(words, 4, replace=False)] for _ in range(PROCEDURES_PER_TOPIC)]
+                  for words in topic_words]
     concept_words = _pseudo_words(rng, spec.concepts, syllables=4, exclude=set(vocabulary))
     concept_directions = rng.normal(0.0, 1.0, (spec.concepts, FEATURE_DIM)).astype(np.float32)
     answer_direction = rng.normal(0.0, 1.0, FEATURE_DIM).astype(np.float32)
@@ -95,8 +99,8 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
         for video_index in range(num_videos):
             video_id = f"syn{seed}-{SPLIT_FILE_STEMS[split]}-{video_index:04d}"
             topic = int(rng.integers(spec.topics))
-            video = _make_video(rng, spec, float(lengths[video_index]), vocabulary, topic_words[topic], concept_words,
-                                int(per_video[video_index]))
+            video = _make_video(rng, spec, float(lengths[video_index]), vocabulary, topic_words[topic],
+                                procedures[topic], concept_words, int(per_video[video_index]))
             for segment in video["segments"]:
                 records.append({
                     "sample_id": sample_id,
@@ -128,19 +132,26 @@ def _stratified_lognormal(rng: np.random.Generator, count: int, median: float, s
 
 
 def _make_video(rng: np.random.Generator, spec: SyntheticSize, length: float, vocabulary: list[str],
-                topic_vocab: np.ndarray, concept_words: list[str], num_segments: int) -> dict:
+                topic_vocab: np.ndarray, procedures: list[list[str]], concept_words: list[str],
+                num_segments: int) -> dict:
     own_words = [vocabulary[i] for i in rng.choice(len(vocabulary), 12, replace=False)]
-    video_words = [vocabulary[i] for i in rng.choice(topic_vocab, 24, replace=False)] + own_words
+    video_words = [vocabulary[i] for i in rng.choice(topic_vocab, TOPIC_WORDS_PER_VIDEO, replace=False)] + own_words
     segments: list[dict[str, Any]] = []
     for _ in range(num_segments):
         answer = float(np.clip(rng.lognormal(np.log(spec.answer_length_median_s), spec.answer_length_sigma),
                                MIN_ANSWER_S, min(MAX_ANSWER_S, 0.9 * length)))
         start = float(rng.uniform(0.0, length - answer))
-        keys = [video_words[i] for i in rng.choice(len(video_words), 4, replace=False)]
+        # A segment shows one of its topic's procedures, which other videos of the topic show too (as many
+        # YouTube videos show the same exercise), plus a word of its own video: lexical retrieval is
+        # informative (the words are said often in the answer) without being decisive.
+        procedure = procedures[int(rng.integers(len(procedures)))]
+        own = own_words[int(rng.integers(len(own_words)))]
+        keys = [*procedure, own]
         concept = int(rng.integers(len(concept_words)))
         verb = _VERBS[int(rng.integers(len(_VERBS)))]
-        asked = keys[:3] if rng.random() < 0.7 else [keys[0], keys[1], keys[3]]
-        question = f"How to {verb} the {asked[0]} {asked[1]} with {concept_words[concept]} {asked[2]}?"
+        asked = [procedure[i] for i in rng.choice(len(procedure), 3, replace=False)]
+        tail = f" {own}" if rng.random() < 0.5 else ""
+        question = f"How to {verb} the {asked[0]} {asked[1]} with {concept_words[concept]} {asked[2]}{tail}?"
         segments.append({"start": round(start), "end": round(start + answer), "keys": keys, "concept": concept,
                          "question": question})
     for segment in segments:
@@ -160,7 +171,8 @@ def _make_subtitles(rng: np.random.Generator, length: float, segments: list[dict
         for segment in segments:
             inside = segment["start"] <= middle <= segment["end"]
             if rng.random() < (0.55 if inside else 0.04):
-                words += [segment["keys"][i] for i in rng.choice(4, int(rng.integers(1, 3)), replace=False)]
+                words += [segment["keys"][i] for i in rng.choice(len(segment["keys"]), int(rng.integers(1, 3)),
+                                                                  replace=False)]
         order = rng.permutation(len(words))
         pieces.append({"text": " ".join(words[i] for i in order), "start": round(time, 2),
                        "duration": round(duration, 2)})
