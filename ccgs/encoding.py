@@ -72,6 +72,7 @@ class SubtitleTokens:
         self.sep_id = _special_id(tokenizer, "sep_token_id", "eos_token_id")
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         self.max_question_tokens = max_question_tokens
+        self.max_len = max_len
         self.window_budget = max_len - max_question_tokens - 2
         if self.window_budget < 2:
             raise ConfigError(f"max_len {max_len} leaves no room for subtitles after a question of "

@@ -72,7 +72,7 @@ class CCGSSystem:
         trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
         self._scorer.device = trainer.accelerator.device
         self.training_state = trainer.fit(data, self.validation_score, resume=self.resume, progress=self.progress)
-        log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos, config.max_len)
+        log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos, self._scorer.tokens.max_len)
         self._load(out_dir / "best")
 
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
