@@ -412,8 +412,7 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
         problems.add(None, None, "qid", f"{len(missing)} question(s) of split '{split.name}' have no line: {shown} "
                                         "(pass --allow-missing to score them 0)")
     width = max(longest, 1)
-    arrays = CandidateArrays(qids, codes[:, :width].copy(), starts[:, :width].copy(), ends[:, :width].copy(),
-                             tuple(video_ids), missing)
+    arrays = CandidateArrays(qids, codes[:, :width], starts[:, :width], ends[:, :width], tuple(video_ids), missing)
     return LoadedPredictions(dict(header or {}, task=task), arrays, problems.sorted(), problems.omitted,
                              digest.hexdigest())
 
