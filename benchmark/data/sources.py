@@ -7,14 +7,18 @@ into ``datasets`` splits. Every problem names the file, the record and the field
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.data.subtitles import SUBTITLE_SUFFIXES, pieces_from_caption_records, read_subtitle_file
+from benchmark.data.subtitles import (
+    SUBTITLE_SUFFIXES,
+    finite_number,
+    pieces_from_caption_records,
+    read_subtitle_file,
+)
 from benchmark.errors import DataError
 from benchmark.records import Annotation, SubtitlePiece, Video
 
@@ -153,10 +157,10 @@ class _SourceAssembler:
             raise DataError(f"expected a string, got {item['question']!r}", field="question", **where)
         text = item["question"].strip()  # may be empty: crowd data has empty questions, which score as asked
         video_id = _string(item["video_id"], field="video_id", **where)
-        start = _number(item["answer_start_second"], field="answer_start_second", **where)
-        end = _number(item["answer_end_second"], field="answer_end_second", **where)
+        start = finite_number(item["answer_start_second"], field="answer_start_second", **where)
+        end = finite_number(item["answer_end_second"], field="answer_end_second", **where)
         if "video_length" in item and item["video_length"] is not None:
-            duration = _number(item["video_length"], field="video_length", **where)
+            duration = finite_number(item["video_length"], field="video_length", **where)
         else:
             ends = [piece.end for piece in pieces or ()] + [end]
             duration = max(ends)
@@ -186,7 +190,7 @@ class _SourceAssembler:
         where: dict[str, Any] = {"path": str(path), "record": record}
         video_id = _string(item["video_id"], field="video_id", **where)
         if "video_length" in item and item["video_length"] is not None:
-            duration = _number(item["video_length"], field="video_length", **where)
+            duration = finite_number(item["video_length"], field="video_length", **where)
         else:
             duration = max((piece.end for piece in pieces), default=0.0)
         if duration <= 0:
@@ -298,12 +302,3 @@ def _string(value: object, *, path: str, record: str, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise DataError(f"expected a non-empty string, got {value!r}", path=path, record=record, field=field)
     return value.strip()
-
-
-def _number(value: object, *, path: str, record: str, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise DataError(f"expected a number, got {value!r}", path=path, record=record, field=field)
-    number = float(value)
-    if not math.isfinite(number):
-        raise DataError(f"expected a finite number, got {value!r}", path=path, record=record, field=field)
-    return number

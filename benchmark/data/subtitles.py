@@ -35,8 +35,8 @@ def pieces_from_caption_records(records: object, *, path: str, record: str | Non
         for name in ("text", "start", "duration"):
             if name not in item:
                 raise DataError("missing", path=path, record=where, field=name)
-        start = _finite_number(item["start"], path=path, record=where, field="start")
-        duration = _finite_number(item["duration"], path=path, record=where, field="duration")
+        start = finite_number(item["start"], path=path, record=where, field="start")
+        duration = finite_number(item["duration"], path=path, record=where, field="duration")
         if duration < 0:
             raise DataError(f"expected a duration >= 0, got {duration}", path=path, record=where, field="duration")
         if not isinstance(item["text"], str):
@@ -122,7 +122,8 @@ def _seconds(stamp: str) -> float:
     return millis / 1000
 
 
-def _finite_number(value: object, *, path: str, record: str, field: str) -> float:
+def finite_number(value: object, *, path: str, record: str, field: str) -> float:
+    """A JSON number that is neither a boolean nor NaN/inf, as float; else a DataError naming the field."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataError(f"expected a number, got {value!r}", path=path, record=record, field=field)
     number = float(value)
