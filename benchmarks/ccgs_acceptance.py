@@ -36,6 +36,8 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-len", type=int, default=256)
     parser.add_argument("--variants", default="visual,no-visual")
+    parser.add_argument("--encoder-lr", type=float, default=1e-3)
+    parser.add_argument("--head-lr", type=float, default=3e-3)
     args = parser.parse_args()
     data_dir = generate(args.out / f"synthetic-{args.size}", args.size, seed=0)
     benchmark = load_benchmark(data_dir)
@@ -56,8 +58,8 @@ def main() -> int:
         started = time.perf_counter()
         record(name, run_system(name, benchmark, "test", max_candidates=100), time.perf_counter() - started)
     for variant in args.variants.split(","):
-        config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=20,
-                        visual=variant != "no-visual")
+        config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=10,
+                        encoder_lr=args.encoder_lr, head_lr=args.head_lr, visual=variant != "no-visual")
         started = time.perf_counter()
         system = CCGSSystem(config, encoder=str(encoder), out_dir=args.out / f"ccgs-{variant}")
         system.fit(TrainingData(benchmark.split("train"), benchmark.split("val")))

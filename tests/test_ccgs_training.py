@@ -33,9 +33,9 @@ def test_tiny_preset_trains_on_tiny_data_and_predicts(tiny_data_dir, tiny_benchm
                         encoder=str(tiny_encoder(tiny_data_dir)),
                         out_dir=tmp_path)
     assert isinstance(system, System)
-    started = time.perf_counter()
+    started = time.process_time()  # CPU seconds of this process: a busy shared machine does not fail it
     system.fit(_data(tiny_benchmark))
-    assert time.perf_counter() - started < 120  # two epochs over all 48 questions, validation included
+    assert time.process_time() - started < 120  # two epochs over all 48 questions, validation included
     history = system.training_state.history
     assert [r.epoch for r in history] == [1, 2] and all(math.isfinite(r.loss) for r in history)
     assert all(r.examples == 48 and r.validation is not None for r in history)
