@@ -83,9 +83,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     settings = parse_settings(args.settings)
     with tempfile.TemporaryDirectory() as scratch:
-        needs_features = any(name.endswith("+visual") for name in args.systems)
-        data_dir = args.data or generate(Path(scratch) / args.synthetic, args.synthetic, seed=0,
-                                         features=needs_features)
+        # Always with features: the generator's text depends on whether it also draws features.
+        data_dir = args.data or generate(Path(scratch) / args.synthetic, args.synthetic, seed=0, features=True)
         benchmark = load_benchmark(data_dir)
         split = benchmark.split(args.split)
         rows = []
