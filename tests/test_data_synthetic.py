@@ -68,3 +68,11 @@ def test_full_statistics_follow_medvidqa(medvidqa_dir, tmp_path):
         assert synthetic[split]["videos"] == real[split]["videos"]
         for key in ("mean_video_length_s", "mean_answer_length_s", "hours"):
             assert synthetic[split][key] == pytest.approx(real[split][key], rel=0.10), (split, key)
+
+
+def test_text_does_not_depend_on_features(tmp_path):
+    with_features = generate(tmp_path / "a", "tiny", seed=1)
+    without = generate(tmp_path / "b", "tiny", seed=1, features=False)
+    for name in ("train.json", "val.json", "test.json"):
+        assert (with_features / "text" / name).read_bytes() == (without / "text" / name).read_bytes()
+    assert not (without / "features").exists()

@@ -1,32 +1,142 @@
-"""``vcval demo``: the suite's main job on an embedded default, with no data and no server."""
+"""``vcval demo``: the suite's main job on an embedded default, with no data and no server.
+
+It generates synthetic MedVidCQA, runs the baselines and a small CCGS under one protocol (tracked in a
+local MLflow store), publishes every run to a submissions store and renders the leaderboard.
+Synthetic numbers are not MedVidCQA results.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.synthetic import generate
+from benchmark.harness import RunResult, run_system
+from benchmark.protocol import load_protocol
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    system: str
+    task: str = "corpus"
+    needs: str | None = None  # an optional package the system needs
+
+
+DEMO_RUNS = (
+    DemoRun("random"),
+    DemoRun("bm25+prior"),
+    DemoRun("bm25+window"),
+    DemoRun("bm25-passage"),
+    DemoRun("dense+window", needs="sentence_transformers"),
+    DemoRun("bm25+visual"),
+    DemoRun("ccgs"),
+    DemoRun("oracle+window", task="localization"),
+)
+HEADLINE = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU", "loc_mIoU")
 
 
 def register(subparsers) -> None:
     demo = subparsers.add_parser(
-        "demo", help="generate synthetic MedVidCQA and run the benchmark on it",
-        description="Generate the synthetic 'mini' set and describe it. Synthetic numbers are not MedVidCQA "
-                    "results.")
+        "demo", help="run the whole benchmark on synthetic MedVidCQA (no data, no server needed)",
+        description="Generate synthetic MedVidCQA, run the baselines and a small CCGS under the "
+                    "medvidcqa-paper protocol, track every run in a local MLflow store, publish the runs to a "
+                    "submissions store and render the leaderboard. Synthetic numbers are not MedVidCQA results.")
     demo.add_argument("--out", type=Path, default=Path("vcval-demo"), help="working folder (default: vcval-demo)")
-    demo.add_argument("--size", choices=("tiny", "mini"), default="mini")
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--size", choices=("tiny", "mini"), default="mini", help="synthetic size (default: mini)")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    demo.add_argument("--systems", default=None,
+                      help="comma-separated subset of the demo systems (default: all of "
+                           f"{', '.join(run.system for run in DEMO_RUNS)})")
     demo.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    data_dir = generate(args.out / "data", args.size, args.seed)
-    print(f"[1] generated synthetic '{args.size}' MedVidCQA in {data_dir}")
+    out = Path(args.out)
+    tracking_uri = f"sqlite:///{(out / 'mlflow.db').resolve()}"
+    data_dir = generate(out / "data", args.size, args.seed)
     benchmark = load_benchmark(data_dir)
+    print(f"[1/4] synthetic '{args.size}' MedVidCQA in {data_dir}\n")
     print(render_description(describe(benchmark)))
-    print(f"\ndemo finished in {time.perf_counter() - started:.1f} s; everything is under {args.out}")
+
+    runs = _selected_runs(args.systems)
+    results: list[RunResult] = []
+    ccgs_encoder = None
+    for number, demo_run in enumerate(runs, start=1):
+        print(f"\n[2/4] run {number}/{len(runs)}: {demo_run.system}")
+        if demo_run.needs and importlib.util.find_spec(demo_run.needs) is None:
+            print(f"      not run: it needs the optional package '{demo_run.needs}' "
+                  "(pip install -e '.[dense]')")
+            continue
+        config: dict = {}
+        if demo_run.system == "ccgs":
+            ccgs_encoder = ccgs_encoder or _tiny_ccgs_encoder(benchmark, out / "encoders" / "ccgs-tiny")
+            config = {"preset": "tiny", "encoder": str(ccgs_encoder), "out_dir": str(out / "checkpoints" / "ccgs")}
+        protocol = load_protocol("medvidcqa-paper").replace(task=demo_run.task)
+        results.append(run_system(demo_run.system, benchmark, out / "runs" / _slug(demo_run.system),
+                                  protocol=protocol, config=config, tracking_uri=tracking_uri, echo=False))
+        print(_one_line(results[-1]))
+
+    print("\n[3/4] publishing the runs to the submissions store")
+    from leaderboard.build import render_leaderboard
+    from leaderboard.entry import SubmissionInfo
+    from leaderboard.store import SubmissionStore, publish_run
+
+    store = SubmissionStore(out / "submissions")
+    for result in results:
+        publish_run(store, result.out_dir, benchmark, SubmissionInfo(result.system))
+    rendered = render_leaderboard(store, out / "leaderboard")
+    print(f"\n[4/4] leaderboard rendered in {out / 'leaderboard'}\n")
+    print(_summary_table(results))
+    print(f"\nfinished in {time.perf_counter() - started:.0f} s. Synthetic numbers are not MedVidCQA results.")
+    print(f"  runs:        {out / 'runs'}/<system>/ (predictions, scores with 95% intervals, per-question, plots)")
+    print(f"  leaderboard: {out / 'leaderboard' / 'leaderboard.md'} and leaderboard.html ({len(rendered.files)} files)")
+    print(f"  MLflow:      mlflow ui --backend-store-uri {tracking_uri}")
     return 0
+
+
+def _selected_runs(systems: str | None) -> tuple[DemoRun, ...]:
+    if not systems:
+        return DEMO_RUNS
+    from benchmark.errors import ConfigError
+
+    wanted = [name.strip() for name in systems.split(",") if name.strip()]
+    known = {run.system: run for run in DEMO_RUNS}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise ConfigError(f"--systems: {', '.join(unknown)} not in the demo; choose from {', '.join(known)}")
+    return tuple(known[name] for name in wanted)
+
+
+def _tiny_ccgs_encoder(benchmark, folder: Path) -> Path:
+    """A random-init tiny DeBERTa-v2 with a sentencepiece tokenizer trained on the synthetic train text."""
+    from ccgs.encoder import build_random_encoder
+
+    texts = [piece.text for video in benchmark.split("train").videos.values() for piece in video.pieces]
+    texts += [annotation.text for annotation in benchmark.split("train").annotations]
+    return build_random_encoder(folder, texts, "tiny", vocab_size=1000)
+
+
+def _one_line(result: RunResult) -> str:
+    values = "  ".join(f"{key} {result.metrics[key]:.1f}" for key in HEADLINE if key in result.metrics)
+    return f"      {values}  ({result.wall_time_s:.0f} s)"
+
+
+def _summary_table(results: list[RunResult]) -> str:
+    header = ["system", "task", *HEADLINE]
+    rows = [header]
+    for result in results:
+        rows.append([result.system, result.protocol.task,
+                     *(f"{result.metrics[key]:.1f}" if key in result.metrics else "-" for key in HEADLINE)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in
+                               enumerate(zip(row, widths, strict=True))) for row in rows)
+
+
+def _slug(name: str) -> str:
+    return name.replace("+", "-")

@@ -75,6 +75,8 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
         raise ConfigError(f"unknown synthetic size '{size}', expected one of {', '.join(SIZES)}")
     spec = SIZES[size]
     rng = np.random.default_rng(seed)
+    # Features draw from their own stream, so the text is the same with or without --no-features.
+    feature_rng = np.random.default_rng([seed, 1])
     out_dir = Path(out_dir)
     (out_dir / "text").mkdir(parents=True, exist_ok=True)
     vocabulary = _pseudo_words(rng, spec.vocabulary)
@@ -113,7 +115,7 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
                 })
                 sample_id += 1
             if features:
-                clips = _make_features(rng, video, topic_directions[topic], concept_directions, answer_direction)
+                clips = _make_features(feature_rng, video, topic_directions[topic], concept_directions, answer_direction)
                 np.save(feature_dir / f"{video_id}.npy", clips)
         order = rng.permutation(len(records))
         ordered = [records[i] for i in order]
