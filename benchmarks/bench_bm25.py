@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        data_dir = args.data or generate(Path(scratch) / "full", "full", seed=0, features=False)
+        data_dir = args.data or generate(Path(scratch) / "full", "full", seed=0)
         benchmark = load_benchmark(data_dir, cache_dir=Path(scratch) / "hf")
         corpus = benchmark.corpus("test", "full")
         questions = list(benchmark.split("test").questions)
