@@ -1,5 +1,7 @@
-"""``run_system``: fit a named baseline on train (selecting on validation) and predict one split, for
-notebooks and the measurement scripts. The harness (``vcval run``) does the same with tracking."""
+"""``run_system``: fit a named baseline and predict one split in memory, for notebooks and the
+measurement scripts. What the system is handed comes from the harness's own rule
+(:func:`benchmark.harness.isolation.system_inputs`), so it sees exactly what ``vcval run`` would give it;
+``vcval run`` adds scoring, files and tracking."""
 
 from __future__ import annotations
 
@@ -10,24 +12,17 @@ from baselines.catalog import SYSTEMS
 from benchmark.data import canonical_split
 from benchmark.data.loader import Benchmark
 from benchmark.errors import ConfigError
-from benchmark.records import Prediction
-from benchmark.systems import System, TrainingData
+from benchmark.harness.isolation import system_inputs
+from benchmark.protocol import load_protocol
+from benchmark.records import LocalizationQuery, Prediction, Question
+from benchmark.systems import TrainingData
 
 
 def training_data(benchmark: Benchmark, split: str) -> TrainingData:
-    """Train, plus validation for model selection, unless validation is the split being predicted: then
-    selection falls back to train, so that no answer of the predicted split is ever seen."""
-    split = canonical_split(split)
-    if split == "train":
+    """Train, plus a selection split that never holds the answers of ``split`` (see the harness)."""
+    if canonical_split(split) == "train":
         raise ConfigError("cannot predict the train split: systems are trained on it")
-    train = benchmark.split("train")
-    return TrainingData(train, train if split == "validation" else benchmark.split("validation"))
-
-
-def build_system(name: str, config: Mapping[str, Any] | None = None) -> System:
-    if name not in SYSTEMS:
-        raise ConfigError(f"unknown system '{name}'; the baselines are: {', '.join(sorted(SYSTEMS))}")
-    return SYSTEMS[name](config)
+    return system_inputs(benchmark, load_protocol(None).replace(split=canonical_split(split))).training
 
 
 def run_system(name: str, benchmark: Benchmark, split: str = "test", config: Mapping[str, Any] | None = None,
@@ -42,11 +37,15 @@ def run_system(name: str, benchmark: Benchmark, split: str = "test", config: Map
     track = track or factory.tracks[0]
     if track not in factory.tracks:
         raise ConfigError(f"system '{name}' runs on the {' and '.join(factory.tracks)} track, not '{track}'")
+    if canonical_split(split) == "train":
+        raise ConfigError("cannot predict the train split: systems are trained on it")
+    protocol = load_protocol(None).replace(split=canonical_split(split), task=track, corpus=corpus,
+                                           max_candidates=max_candidates)
+    inputs = system_inputs(benchmark, protocol)
     system = factory(config)
-    system.fit(training_data(benchmark, split))
-    evaluated = benchmark.split(split)
-    videos = benchmark.corpus(split, corpus)
+    system.fit(inputs.training)
     if track == "corpus":
-        return system.predict(list(evaluated.questions), videos, max_candidates)
-    queries = [a.localization_query for a in evaluated.annotations]
-    return system.predict_localization(queries, videos, max_candidates)
+        return system.predict([q for q in inputs.queries if isinstance(q, Question)], inputs.corpus,
+                              max_candidates)
+    return system.predict_localization([q for q in inputs.queries if isinstance(q, LocalizationQuery)],
+                                       inputs.corpus, max_candidates)

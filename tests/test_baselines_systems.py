@@ -101,7 +101,10 @@ def test_systems_only_ever_see_questions_of_the_predicted_split(tiny_benchmark):
     system.fit(training_data(tiny_benchmark, "test"))
     system.predict(list(tiny_benchmark.split("test").questions), {"x": Video("x", 10.0)}, 5)
     assert seen and all(type(q) is Question for q in seen)
-    assert training_data(tiny_benchmark, "validation").validation.name == "train"
+    held_out = training_data(tiny_benchmark, "validation")
+    assert held_out.validation.name == "train-holdout"  # the harness's rule: never the evaluated answers
+    assert not {a.qid for a in held_out.train.annotations + held_out.validation.annotations} & set(
+        tiny_benchmark.split("validation").by_qid)
     with pytest.raises(ConfigError):
         training_data(tiny_benchmark, "train")
 
