@@ -32,7 +32,7 @@ from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
 from benchmark.harness.isolation import system_inputs
 from benchmark.harness.plots import write_plots
-from benchmark.harness.settings import merge_config
+from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
 from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol
@@ -179,7 +179,7 @@ def system_config(config: Mapping[str, Any], protocol_keys: Mapping[str, str], p
         wanted = seed if source == "seed" else getattr(protocol, source)
         present, value = _lookup(merged, key)
         if not present:
-            merge_config(merged, _nested(key, wanted))
+            merge_config(merged, nested_setting(key, wanted))
         elif value != wanted:
             deviations.append(f"config '{key}' = {value!r} where the protocol's {source} is {wanted!r}")
     return merged, deviations
@@ -226,14 +226,6 @@ def _lookup(config: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
             return False, None
         node = node[part]
     return True, node
-
-
-def _nested(dotted: str, value: Any) -> dict[str, Any]:
-    parts = dotted.split(".")
-    nested: dict[str, Any] = {parts[-1]: value}
-    for part in reversed(parts[:-1]):
-        nested = {part: nested}
-    return nested
 
 
 class _timed:

@@ -43,7 +43,7 @@ def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        merge_config(config, _nest(key.split("."), value))
+        merge_config(config, nested_setting(key, value))
     return config
 
 
@@ -66,5 +66,7 @@ def resolve_config(config_file: str | Path | None = None, assignments: Iterable[
     return merge_config(config, parse_assignments(assignments))
 
 
-def _nest(parts: list[str], value: Any) -> dict[str, Any]:
-    return {parts[0]: value} if len(parts) == 1 else {parts[0]: _nest(parts[1:], value)}
+def nested_setting(dotted: str, value: Any) -> dict[str, Any]:
+    """``nested_setting("a.b", 1)`` -> ``{"a": {"b": 1}}``."""
+    first, _, rest = dotted.partition(".")
+    return {first: nested_setting(rest, value) if rest else value}
