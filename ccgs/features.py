@@ -1,4 +1,4 @@
-"""Video features for the visual branch: resampled to L clips once per video and kept in memory."""
+"""Video features for the visual branch: resampled to L clips (cached by the data layer's loader)."""
 
 from __future__ import annotations
 
@@ -18,15 +18,13 @@ class ClipFeatures:
 
     def __init__(self, num_clips: int) -> None:
         self.num_clips = num_clips
-        self._cache: dict[str, np.ndarray | None] = {}
         self.missing: set[str] = set()
 
     def get(self, video: Video) -> np.ndarray | None:
-        if video.video_id not in self._cache:
-            if video.feature_path is None:
+        if video.feature_path is None:
+            if video.video_id not in self.missing:
                 self.missing.add(video.video_id)
                 log.warning("video %s has no features: its visual branch input is empty", video.video_id)
-                self._cache[video.video_id] = None
-            else:
-                self._cache[video.video_id] = load_clip_features(video.feature_path, self.num_clips)
-        return self._cache[video.video_id]
+            return None
+        # load_clip_features keeps the resampled array per (path, clips): no second cache here.
+        return load_clip_features(video.feature_path, self.num_clips)
