@@ -347,24 +347,14 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
     header: dict | None = None
     header_line = 1
     digest = hashlib.sha256()
-    first_content_line = True
 
-    for line, raw in _open_lines(path, max_bytes, digest):
-        value = _parse_line(raw, line, problems)
-        if value is None:
-            continue
-        if first_content_line and "qid" not in value and ("format" in value or "version" in value):
-            header, header_line = _check_header(value, line, problems), line
+    for line, qid, value in _content_lines(path, max_bytes, digest, problems):
+        if qid is None:
+            header, header_line = value, line
             header_split = header.get("split")
             if isinstance(header_split, str) and _canonical_split_name(header_split) != split.name:
                 problems.add(line, None, "split", f"the header names split {header_split!r}, "
                                                   f"but the file is checked against '{split.name}'")
-            first_content_line = False
-            continue
-        first_content_line = False
-        qid = value.get("qid")
-        if not isinstance(qid, str):
-            problems.add(line, None, "qid", "missing" if qid is None else f"expected a string, got {qid!r}")
             continue
         row = row_of.get(qid)
         if row is None:
@@ -374,14 +364,8 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
             problems.add(line, qid, "qid", f"duplicate: already given on line {row_line[row]}")
             continue
         row_line[row] = line
-        candidates = value.get("candidates")
-        if not isinstance(candidates, list):
-            problems.add(line, qid, "candidates",
-                         "missing" if candidates is None else f"expected a list, got {type(candidates).__name__}")
-            continue
-        if len(candidates) > MAX_CANDIDATES:
-            problems.add(line, qid, "candidates",
-                         f"{len(candidates)} candidates, at most {MAX_CANDIDATES} are allowed")
+        candidates = _candidate_list(value, line, qid, problems)
+        if candidates is None:
             continue
         columns = _candidate_columns(candidates, line, qid, problems)
         if columns is None:
@@ -415,6 +399,40 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
     arrays = CandidateArrays(qids, codes[:, :width], starts[:, :width], ends[:, :width], tuple(video_ids), missing)
     return LoadedPredictions(dict(header or {}, task=task), arrays, problems.sorted(), problems.omitted,
                              digest.hexdigest())
+
+
+def _content_lines(path: Path, max_bytes: int, digest, problems: _Problems) -> Iterator[tuple[int, str | None, dict]]:
+    """``(line, qid, object)`` for each prediction line with a string qid, and ``(line, None, header)`` for
+    the optional header (a first object without ``qid`` naming a format or version); every line that is
+    not JSON, not an object or has no string qid is recorded in ``problems`` and skipped."""
+    first_content_line = True
+    for line, raw in _open_lines(path, max_bytes, digest):
+        value = _parse_line(raw, line, problems)
+        if value is None:
+            continue
+        if first_content_line and "qid" not in value and ("format" in value or "version" in value):
+            first_content_line = False
+            yield line, None, _check_header(value, line, problems)
+            continue
+        first_content_line = False
+        qid = value.get("qid")
+        if not isinstance(qid, str):
+            problems.add(line, None, "qid", "missing" if qid is None else f"expected a string, got {qid!r}")
+            continue
+        yield line, qid, value
+
+
+def _candidate_list(value: dict, line: int, qid: str, problems: _Problems) -> list | None:
+    """The line's ``candidates`` when it is a list of at most MAX_CANDIDATES, else None after recording why."""
+    candidates = value.get("candidates")
+    if not isinstance(candidates, list):
+        problems.add(line, qid, "candidates",
+                     "missing" if candidates is None else f"expected a list, got {type(candidates).__name__}")
+        return None
+    if len(candidates) > MAX_CANDIDATES:
+        problems.add(line, qid, "candidates", f"{len(candidates)} candidates, at most {MAX_CANDIDATES} are allowed")
+        return None
+    return candidates
 
 
 class _MatrixFiller:
@@ -541,27 +559,16 @@ def read_predictions(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) ->
     header: dict | None = None
     predictions: list[Prediction] = []
     seen: dict[str, int] = {}
-    first_content_line = True
-    for line, raw in _open_lines(path, max_bytes, hashlib.sha256()):
-        value = _parse_line(raw, line, problems)
-        if value is None:
-            continue
-        if first_content_line and "qid" not in value and ("format" in value or "version" in value):
-            header = _check_header(value, line, problems)
-            first_content_line = False
-            continue
-        first_content_line = False
-        qid = value.get("qid")
-        if not isinstance(qid, str):
-            problems.add(line, None, "qid", "missing" if qid is None else f"expected a string, got {qid!r}")
+    for line, qid, value in _content_lines(path, max_bytes, hashlib.sha256(), problems):
+        if qid is None:
+            header = value
             continue
         if qid in seen:
             problems.add(line, qid, "qid", f"duplicate: already given on line {seen[qid]}")
             continue
         seen[qid] = line
-        candidates = value.get("candidates")
-        if not isinstance(candidates, list) or len(candidates) > MAX_CANDIDATES:
-            problems.add(line, qid, "candidates", f"expected a list of at most {MAX_CANDIDATES} candidates")
+        candidates = _candidate_list(value, line, qid, problems)
+        if candidates is None:
             continue
         columns = _candidate_columns(candidates, line, qid, problems)
         if columns is None:
