@@ -19,9 +19,8 @@ from benchmark.systems import TrainingData
 
 
 def training_data(benchmark: Benchmark, split: str) -> TrainingData:
-    """Train, plus a selection split that never holds the answers of ``split`` (see the harness)."""
-    if canonical_split(split) == "train":
-        raise ConfigError("cannot predict the train split: systems are trained on it")
+    """Train, plus a selection split that never holds the answers of ``split`` (see the harness); the
+    protocol refuses ``train`` as the predicted split."""
     return system_inputs(benchmark, load_protocol(None).replace(split=canonical_split(split))).training
 
 
@@ -37,8 +36,6 @@ def run_system(name: str, benchmark: Benchmark, split: str = "test", config: Map
     track = track or factory.tracks[0]
     if track not in factory.tracks:
         raise ConfigError(f"system '{name}' runs on the {' and '.join(factory.tracks)} track, not '{track}'")
-    if canonical_split(split) == "train":
-        raise ConfigError("cannot predict the train split: systems are trained on it")
     protocol = load_protocol(None).replace(split=canonical_split(split), task=track, corpus=corpus,
                                            max_candidates=max_candidates)
     inputs = system_inputs(benchmark, protocol)
