@@ -4,10 +4,12 @@ than the encoder's input are cut into chunks of whole pieces, each chunk prefixe
 start and end softmaxes run over all pieces of the video. Each piece also gets DrQA-style exact-match
 features (the idf-weighted share of its tokens that occur in the question) and sees its neighbours through a convolution. Trained on train, the epoch with the best mean
 IoU on validation is kept. Any Hugging Face encoder works (by name or folder); ``encoder='tiny'`` builds a
-random-init tiny BERT with a tokenizer trained on the train texts."""
+random-init tiny DeBERTa-v2 with a sentencepiece tokenizer trained on the train texts
+(:mod:`benchmark.random_encoder`)."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +21,9 @@ from torch import nn
 from baselines.dense import DEFAULT_MODEL, resolve_model
 from baselines.localizers import video_of
 from baselines.spans import decode_spans, temporal_iou
-from baselines.tiny_encoder import tiny_encoder
 from baselines.training import BestState, gold_units, quiet_transformers
 from benchmark.errors import ConfigError
+from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
 
@@ -139,25 +141,26 @@ class TextSpanLocalizer:
         self.best_epoch = best.epoch
 
     def _load_encoder(self, data: TrainingData) -> None:
-        if self.options.encoder == "tiny":
-            texts = [a.text for a in data.train.annotations] + \
-                [p.text for v in data.train.videos.values() for p in v.pieces]
-            encoder, self.tokenizer = tiny_encoder(texts, hidden_size=self.options.tiny_hidden,
-                                                   layers=self.options.tiny_layers, heads=2,
-                                                   max_positions=self.options.max_length, seed=self.options.seed)
-        else:
-            from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoModel, AutoTokenizer
 
-            path = resolve_model(self.options.encoder)
+        with tempfile.TemporaryDirectory(prefix="textspan-tiny-") as scratch:
+            if self.options.encoder == "tiny":
+                texts = [a.text for a in data.train.annotations] + \
+                    [p.text for v in data.train.videos.values() for p in v.pieces]
+                path = str(build_random_encoder(scratch, texts, "tiny", seed=self.options.seed,
+                                                hidden_size=self.options.tiny_hidden,
+                                                num_hidden_layers=self.options.tiny_layers,
+                                                intermediate_size=2 * self.options.tiny_hidden))
+            else:
+                path = resolve_model(self.options.encoder)
             try:
                 encoder = AutoModel.from_pretrained(path)
                 self.tokenizer = AutoTokenizer.from_pretrained(path)
             except (OSError, ValueError) as error:
                 raise ConfigError(f"cannot load the encoder '{self.options.encoder}': {error}") from error
-            limit = getattr(encoder.config, "max_position_embeddings", self.options.max_length)
-            if self.options.max_length > limit:
-                raise ConfigError(f"textspan.max_length {self.options.max_length} exceeds the encoder's {limit} "
-                                  "positions")
+        limit = getattr(encoder.config, "max_position_embeddings", self.options.max_length)
+        if self.options.max_length > limit:
+            raise ConfigError(f"textspan.max_length {self.options.max_length} exceeds the encoder's {limit} positions")
         if self.tokenizer.cls_token_id is None or self.tokenizer.sep_token_id is None:
             raise ConfigError(f"the encoder '{self.options.encoder}' has no [CLS]/[SEP] tokens; use a BERT-style "
                               "encoder")

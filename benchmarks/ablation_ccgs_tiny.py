@@ -20,7 +20,7 @@ import yaml
 from benchmark.ablation import load_grid, run_grid
 from benchmark.data import load_benchmark
 from benchmark.data.synthetic import generate
-from ccgs.encoder import build_random_encoder
+from benchmark.random_encoder import build_random_encoder
 
 # The tiny preset sized down to train in seconds per cell; every variant shares it.
 BASE_CONFIG = {"preset": "tiny", "epochs": 2, "max_val_questions": 6, "max_len": 128, "max_question_tokens": 32}

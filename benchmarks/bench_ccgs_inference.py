@@ -21,8 +21,9 @@ import torch  # noqa: E402
 
 from benchmark.data import load_benchmark  # noqa: E402
 from benchmark.data.synthetic import generate  # noqa: E402
+from benchmark.random_encoder import build_random_encoder  # noqa: E402
 from ccgs.config import preset  # noqa: E402
-from ccgs.encoder import build_random_encoder, load_encoder  # noqa: E402
+from ccgs.encoder import load_encoder  # noqa: E402
 from ccgs.encoding import SubtitleTokens  # noqa: E402
 from ccgs.features import ClipFeatures  # noqa: E402
 from ccgs.inference import InferenceStats, SpanScorer  # noqa: E402

@@ -33,6 +33,7 @@ def resolve_retriever(value: Any) -> Retriever | None:
 
 
 def ccgs_system(config: Mapping[str, Any]) -> CCGSSystem:
+    """CCGS, preset improved: encoder over question + subtitle pieces, visual fusion, global-span head"""
     config = dict(config or {})
     system_options = {key: config.pop(key) for key in SYSTEM_KEYS if key in config}
     retriever = resolve_retriever(system_options.pop("retriever", None))
@@ -43,6 +44,7 @@ def ccgs_system(config: Mapping[str, Any]) -> CCGSSystem:
 
 
 def ccgs_paper_system(config: Mapping[str, Any]) -> CCGSSystem:
+    """CCGS as the authors' code runs it (preset paper)"""
     return ccgs_system({"preset": "paper", **dict(config or {})})
 
 

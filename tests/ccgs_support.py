@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from benchmark.data import load_benchmark
-from ccgs.encoder import build_random_encoder
+from benchmark.random_encoder import build_random_encoder
 
 
 @lru_cache(maxsize=4)

@@ -12,9 +12,9 @@ import torch
 from baselines.localizers import RandomLocalizer
 from baselines.spans import temporal_iou
 from baselines.textspan import TextSpanLocalizer, TextSpanOptions
-from baselines.tiny_encoder import save_tiny_encoder
 from baselines.visual import VisualLocalizer, VisualOptions
 from benchmark.errors import ConfigError, DataError
+from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Video
 from benchmark.systems import TrainingData
 
@@ -51,8 +51,8 @@ def random_miou(tiny_benchmark, tiny_training) -> float:
 def test_text_span_localizer_from_a_local_encoder_folder(tmp_path, tiny_benchmark, tiny_training, random_miou):
     texts = [a.text for a in tiny_training.train.annotations] + \
         [p.text for v in tiny_training.train.videos.values() for p in v.pieces]
-    folder = save_tiny_encoder(texts, tmp_path / "tiny-bert", hidden_size=64, layers=2, heads=2, vocab_size=1000,
-                               max_positions=128)
+    folder = build_random_encoder(tmp_path / "tiny-deberta", texts, "tiny", vocab_size=1000,
+                                  max_position_embeddings=128)
     localizer = TextSpanLocalizer(TextSpanOptions(encoder=str(folder), max_length=128, epochs=5,
                                                   learning_rate=1e-3, batch_questions=4))
     started = time.process_time()

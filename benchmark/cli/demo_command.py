@@ -117,7 +117,7 @@ def _selected_runs(systems: str | None) -> tuple[DemoRun, ...]:
 
 def _tiny_ccgs_encoder(benchmark, folder: Path) -> Path:
     """A random-init tiny DeBERTa-v2 with a sentencepiece tokenizer trained on the synthetic train text."""
-    from ccgs.encoder import build_random_encoder
+    from benchmark.random_encoder import build_random_encoder
 
     texts = [piece.text for video in benchmark.split("train").videos.values() for piece in video.pieces]
     texts += [annotation.text for annotation in benchmark.split("train").annotations]
