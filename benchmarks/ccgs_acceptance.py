@@ -21,6 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from baselines.run import run_system  # noqa: E402
+from benchmark.comparison import compare  # noqa: E402
 from benchmark.data import load_benchmark  # noqa: E402
 from benchmark.data.synthetic import generate  # noqa: E402
 from benchmark.random_encoder import build_random_encoder  # noqa: E402
@@ -42,13 +43,13 @@ def main() -> int:
     parser.add_argument("--size", default="mini", choices=("tiny", "mini"))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-len", type=int, default=256)
-    parser.add_argument("--variants", default="visual,no-visual")
+    parser.add_argument("--variants", default="visual,no-visual",
+                        help="comma-separated: visual, no-visual, each optionally +crop (CCGSConfig.crop_windows)")
     parser.add_argument("--encoder-lr", type=float, default=1e-3)
     parser.add_argument("--head-lr", type=float, default=3e-3)
     parser.add_argument("--max-val-questions", type=int, default=40)
     parser.add_argument("--selection-track", default="localization", choices=("corpus", "localization"))
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
-    parser.add_argument("--crop-windows", action="store_true", help="train on random sub-windows (CCGSConfig.crop_windows)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data_dir = generate(args.out / f"synthetic-{args.size}", args.size, seed=0)
@@ -59,10 +60,11 @@ def main() -> int:
     test = benchmark.split("test")
     corpus = benchmark.corpus("test")
     results: dict[str, dict] = {}
+    reports: dict[str, object] = {}
 
     def record(name: str, track: str, predictions, seconds: float, history=None) -> None:
         keys = CORPUS_KEYS if track == "corpus" else LOCALIZATION_KEYS
-        report = score(predictions, test, task=track, bootstrap=1000, seed=0)
+        report = reports[f"{name} [{track}]"] = score(predictions, test, task=track, bootstrap=1000, seed=0)
         results[f"{name} [{track}]"] = {
             "track": track, "metrics": {k: round(report.metrics[k], 2) for k in keys},
             "ci": {k: [round(v, 2) for v in report.ci[k]] for k in keys}, "seconds": round(seconds, 1),
@@ -76,8 +78,8 @@ def main() -> int:
     for variant in args.variants.split(","):
         config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=args.max_val_questions,
                         selection_track=args.selection_track, selection_metric="R1_mIoU",
-                        encoder_lr=args.encoder_lr, head_lr=args.head_lr, visual=variant != "no-visual",
-                        crop_windows=args.crop_windows)
+                        encoder_lr=args.encoder_lr, head_lr=args.head_lr, visual=not variant.startswith("no-visual"),
+                        crop_windows=variant.endswith("+crop"))
         started = time.perf_counter()
         system = CCGSSystem(config, encoder=str(encoder), out_dir=args.out / f"ccgs-{variant}")
         system.fit(TrainingData(benchmark.split("train"), benchmark.split("val")))
@@ -88,13 +90,28 @@ def main() -> int:
         record(f"ccgs tiny ({variant})", "localization",
                system.predict_localization([a.localization_query for a in test.annotations], test.videos, 100),
                time.perf_counter() - trained)
+    comparisons = []
+    for variant in args.variants.split(","):
+        for track, reference in (("corpus", "random"), ("localization", "oracle+random"),
+                                 ("localization", "oracle+prior")):
+            comparison = compare(reports[f"ccgs tiny ({variant}) [{track}]"], reports[f"{reference} [{track}]"],
+                                 keys=["R1_mIoU"], name_a=f"ccgs tiny ({variant})", name_b=reference)
+            comparisons.append({"track": track, **comparison.to_dict()})
+    results["paired_tests"] = comparisons
     (args.out / "acceptance.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     keys = dict.fromkeys(CORPUS_KEYS + LOCALIZATION_KEYS)
     print(f"\n| system | track | {' | '.join(keys)} |\n|---|---|{'---|' * len(keys)}")
     for name, result in results.items():
+        if name == "paired_tests":
+            continue
         cells = [f"{result['metrics'][k]:.1f} [{result['ci'][k][0]:.1f}, {result['ci'][k][1]:.1f}]"
                  if k in result["metrics"] else "–" for k in keys]
         print(f"| {name.rsplit(' [', 1)[0]} | {result['track']} | {' | '.join(cells)} |")
+    print("\nPaired randomization tests of R1_mIoU on the same test questions (A - B, 95% interval, p):")
+    for row in comparisons:
+        metric = row["metrics"]["R1_mIoU"]
+        print(f"- {row['a']} vs {row['b']} ({row['track']}): {metric['difference']:+.1f} "
+              f"[{metric['ci'][0]:+.1f}, {metric['ci'][1]:+.1f}], p = {metric['p_value']:.4f}")
     return 0
 
 

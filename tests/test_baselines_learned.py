@@ -62,6 +62,18 @@ def test_text_span_localizer_from_a_local_encoder_folder(tmp_path, tiny_benchmar
     assert first_candidate_miou(localizer, tiny_benchmark.split("test")) > random_miou
 
 
+def test_text_span_localizer_builds_its_tiny_encoder_offline(tiny_benchmark, tiny_training):
+    localizer = TextSpanLocalizer(TextSpanOptions(encoder="tiny", max_length=128, epochs=1, learning_rate=1e-3,
+                                                  max_train_questions=8, max_validation_questions=4))
+    localizer.fit(tiny_training)
+    assert type(localizer.model.encoder).__name__ == "DebertaV2Model"
+    test = tiny_benchmark.split("test")
+    candidates = localizer.localize([a.localization_query for a in test.annotations[:3]], test.videos, 3)
+    for found, annotation in zip(candidates, test.annotations, strict=False):
+        video = test.videos[annotation.video_id]
+        assert found and all(c.video_id == video.video_id and 0 <= c.start <= c.end <= video.duration for c in found)
+
+
 def test_visual_localizer_trains_on_features(tiny_benchmark, tiny_training, random_miou):
     localizer = VisualLocalizer(VisualOptions(dim=64, heads=2, epochs=10, max_clips=64))
     started = time.process_time()
