@@ -4,6 +4,7 @@ of the baselines (docs/baselines.md).
     python benchmarks/run_baselines.py --data ../shared/data/tutorialvqa --out results/tutorialvqa.json
     python benchmarks/run_baselines.py --synthetic mini --systems random bm25 bm25+window oracle+window
     python benchmarks/run_baselines.py --synthetic full --systems random bm25 --set bm25.k1=0.9
+    python benchmarks/run_baselines.py --table benchmarks/results/baselines_tutorialvqa.jsonl
 
 Each system is fitted on train (selected on validation) and predicts every question of --split; corpus
 systems search ``benchmark.corpus(split, --corpus)``, oracle systems get the gold video (localization track).
@@ -70,6 +71,7 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", type=Path, help="data folder")
     source.add_argument("--synthetic", choices=("tiny", "mini", "full"), help="generate this synthetic size")
+    source.add_argument("--table", type=Path, help="only print the table of a results file written by --out")
     parser.add_argument("--systems", nargs="+", default=sorted(SYSTEMS))
     parser.add_argument("--split", default="test")
     parser.add_argument("--corpus", default="split", help="split, full or split+N")
@@ -80,6 +82,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared machine)")
     parser.add_argument("--out", type=Path, default=None, help="JSON file the results are appended to")
     args = parser.parse_args()
+    if args.table:
+        rows = [json.loads(line) for line in args.table.read_text(encoding="utf-8").splitlines() if line.strip()]
+        print(render(rows))
+        return
     torch.set_num_threads(args.threads)
     settings = parse_settings(args.settings)
     with tempfile.TemporaryDirectory() as scratch:

@@ -80,6 +80,9 @@ class CCGSConfig:
     """Token budget of one inference batch (batch size times padded length)."""
     top_k_videos: int | None = None
     """Two-stage mode: score only a retriever's top-K videos per question (needs a retriever)."""
+    spans_per_video: int | None = None
+    """Inference: at most this many spans of one video in a question's candidate list, so that the list
+    reaches more videos (``None``: every span ranked together, as in the authors' code)."""
 
     def __post_init__(self) -> None:
         if self.negative_sampling not in NEGATIVE_SAMPLING:
@@ -101,7 +104,8 @@ class CCGSConfig:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.ce_weight == 0 and self.iou_rank_weight == 0 and self.highlight_weight == 0:
             raise ConfigError("every loss weight is 0: nothing would be trained")
-        for name in ("max_span_pieces", "max_train_examples", "max_val_questions", "top_k_videos", "max_clips"):
+        for name in ("max_span_pieces", "max_train_examples", "max_val_questions", "top_k_videos", "max_clips",
+                     "spans_per_video"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")

@@ -3,7 +3,7 @@
 Work items (question, window) are sorted by length and cut into batches under a token budget (length
 bucketing keeps padding small); each batch is one forward pass with padding masks, and each item's best
 spans are taken with one ``topk`` on the device. Spans seen in two overlapping windows keep their best
-score. ``max_batch_size=1`` with ``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for
+score; ``spans_per_video`` caps one video's spans in a candidate list. ``max_batch_size=1`` with ``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for
 the speed benchmark and the equivalence test.
 """
 
@@ -50,13 +50,14 @@ class InferenceStats:
 class SpanScorer:
     def __init__(self, model: CCGSModel, tokens: SubtitleTokens, features: ClipFeatures | None,
                  device: torch.device | str = "cpu", batch_tokens: int = 16384,
-                 autocast_dtype: torch.dtype | None = None) -> None:
+                 autocast_dtype: torch.dtype | None = None, spans_per_video: int | None = None) -> None:
         self.model = model
         self.tokens = tokens
         self.features = features
         self.device = torch.device(device)
         self.batch_tokens = batch_tokens
         self.autocast_dtype = autocast_dtype
+        self.spans_per_video = spans_per_video
         self.stats = InferenceStats()
 
     def encode(self, items: Sequence[tuple[tuple[int, ...], Video, Window]]) -> EncodedBatch:
@@ -94,7 +95,7 @@ class SpanScorer:
             self.stats.batches += 1
             bar.update(len(batch_items))
         bar.close()
-        candidates = self._merge(found, len(questions), videos, top_n)
+        candidates = self._merge(found, len(questions), videos, top_n, self.spans_per_video)
         self.stats.pairs += sum(len(v) for v in videos)
         self.stats.windows += len(items)
         self.stats.seconds += time.perf_counter() - started
@@ -127,7 +128,7 @@ class SpanScorer:
 
     @staticmethod
     def _merge(found: list[tuple[np.ndarray, ...]], num_questions: int, videos: Sequence[Sequence[Video]],
-               top_n: int) -> list[list[Candidate]]:
+               top_n: int, spans_per_video: int | None) -> list[list[Candidate]]:
         results: list[list[Candidate]] = [[] for _ in range(num_questions)]
         if not found:
             return results
@@ -138,12 +139,16 @@ class SpanScorer:
         for q in range(num_questions):
             lookup = {video.video_id: video for video in videos[q]}
             seen: set[tuple[str, float, float]] = set()
+            per_video: dict[str, int] = {}
             for k in range(bounds[q], bounds[q + 1]):
+                if spans_per_video is not None and per_video.get(video_id[k], 0) >= spans_per_video:
+                    continue
                 candidate = _candidate(lookup[video_id[k]], int(start[k]), int(end[k]), float(score[k]))
                 key = (candidate.video_id, candidate.start, candidate.end)
                 if key in seen:  # the same span from an overlapping window, with a lower score
                     continue
                 seen.add(key)
+                per_video[candidate.video_id] = per_video.get(candidate.video_id, 0) + 1
                 results[q].append(candidate)
                 if len(results[q]) == top_n:
                     break

@@ -125,7 +125,9 @@ class CCGSSystem:
 
     def _load(self, folder: Path) -> None:
         tokenizer, model, config = load_trained(folder, device=str(self.device))
-        self.config = config.replace(top_k_videos=self.config.top_k_videos, batch_tokens=self.config.batch_tokens)
+        # inference settings come from this run, the rest from the trained model
+        self.config = config.replace(top_k_videos=self.config.top_k_videos, batch_tokens=self.config.batch_tokens,
+                                     spans_per_video=self.config.spans_per_video)
         self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
 
     def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:
@@ -136,7 +138,8 @@ class CCGSSystem:
         autocast = None
         if self.device.type == "cuda" and config.mixed_precision in ("auto", "bf16"):
             autocast = torch.bfloat16
-        return SpanScorer(model.to(self.device), tokens, features, self.device, config.batch_tokens, autocast)
+        return SpanScorer(model.to(self.device), tokens, features, self.device, config.batch_tokens, autocast,
+                          config.spans_per_video)
 
     def _candidate_videos(self, questions: Sequence[Question], corpus: Mapping[str, Video]) -> list[list[Video]]:
         if self.retriever is None or self.config.top_k_videos is None:

@@ -138,6 +138,23 @@ def _naive_iou_ranking(scores: torch.Tensor, ious: torch.Tensor) -> torch.Tensor
     return torch.logsumexp(torch.cat([torch.zeros(1, dtype=s.dtype), pairs]), dim=0)
 
 
+def test_spans_per_video_caps_each_video_in_the_candidate_list(tiny_scorer, tiny_benchmark):
+    videos = list(tiny_benchmark.corpus("test").values())
+    question = [tiny_benchmark.split("test").annotations[0].text]
+    uncapped = tiny_scorer.rank(question, [videos], top_n=100_000)[0]  # every span of every video
+    tiny_scorer.spans_per_video = 2
+    try:
+        capped = tiny_scorer.rank(question, [videos], top_n=200)[0]
+    finally:
+        tiny_scorer.spans_per_video = None
+    expected = []
+    for candidate in uncapped:  # the uncapped order, keeping each video's two best spans
+        if sum(c.video_id == candidate.video_id for c in expected) < 2:
+            expected.append(candidate)
+    assert [(c.video_id, c.start, c.end) for c in capped] == [(c.video_id, c.start, c.end) for c in expected]
+    assert len(capped) == 2 * len(videos)
+
+
 def test_iou_ranking_loss_equals_the_pairwise_formula():
     generator = torch.Generator().manual_seed(1)
     logits = torch.randn(2, 5, 5, generator=generator, dtype=torch.float64)

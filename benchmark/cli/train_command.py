@@ -62,6 +62,8 @@ def register(subparsers) -> None:
                             help="two-stage: score only this retriever's top videos")
     evaluation.add_argument("--top-k", dest="top_k_videos", type=int, default=None,
                             help="videos per question in two-stage mode (default 10)")
+    evaluation.add_argument("--spans-per-video", type=int, default=None,
+                            help="at most this many spans of one video per candidate list (default: no cap)")
     evaluation.add_argument("--max-candidates", type=int, default=100)
     evaluation.add_argument("--max-eval-questions", type=int, default=None,
                             help="score a seeded random subset of this many questions (a bounded CPU budget)")
@@ -74,7 +76,7 @@ _CONFIG_ARGUMENTS = ("visual", "fusion", "contrastive", "valid_span_mask", "max_
                      "crop_windows", "ce_weight", "iou_rank_weight", "highlight_weight", "epochs", "pairs_per_batch", "grad_accum",
                      "max_len", "window_overlap", "encoder_lr", "head_lr", "weight_decay", "warmup_epochs", "seed",
                      "max_train_examples", "max_val_questions", "batch_tokens", "inner_dim", "mixed_precision",
-                     "selection_metric", "selection_track", "top_k_videos")
+                     "selection_metric", "selection_track", "top_k_videos", "spans_per_video")
 
 
 def _train_ccgs(args: argparse.Namespace) -> int:
