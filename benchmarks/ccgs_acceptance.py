@@ -44,7 +44,7 @@ def main() -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--max-len", type=int, default=256)
     parser.add_argument("--variants", default="visual,no-visual",
-                        help="comma-separated: visual, no-visual, each optionally +crop (CCGSConfig.crop_windows)")
+                        help="comma-separated: visual, no-visual")
     parser.add_argument("--encoder-lr", type=float, default=1e-3)
     parser.add_argument("--head-lr", type=float, default=3e-3)
     parser.add_argument("--max-val-questions", type=int, default=40)
@@ -78,8 +78,7 @@ def main() -> int:
     for variant in args.variants.split(","):
         config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=args.max_val_questions,
                         selection_track=args.selection_track, selection_metric="R1_mIoU",
-                        encoder_lr=args.encoder_lr, head_lr=args.head_lr, visual=not variant.startswith("no-visual"),
-                        crop_windows=variant.endswith("+crop"))
+                        encoder_lr=args.encoder_lr, head_lr=args.head_lr, visual=variant != "no-visual")
         started = time.perf_counter()
         system = CCGSSystem(config, encoder=str(encoder), out_dir=args.out / f"ccgs-{variant}")
         system.fit(TrainingData(benchmark.split("train"), benchmark.split("val")))

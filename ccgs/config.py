@@ -51,9 +51,6 @@ class CCGSConfig:
     negative_sampling: str = "any"
     """``any``: a random other training question (the authors' code); ``other_video``: one whose answer
     lies in another video, so the negative is never a question the video actually answers."""
-    crop_windows: bool = False
-    """Each epoch, train on a random sub-window of pieces that still holds the target span, so that the
-    answer's marker positions vary (against memorizing positions; see docs/ccgs.md for its measured effect)."""
     ce_weight: float = 1.0
     iou_rank_weight: float = 0.0
     highlight_weight: float = 0.0

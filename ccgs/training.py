@@ -14,7 +14,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -90,20 +90,6 @@ def training_examples(split: SplitData, tokens: SubtitleTokens) -> list[TrainExa
                                                      annotation.end).astype(np.float32)))
     log.info("%d training questions, %d of them on a windowed transcript", len(examples), windowed)
     return examples
-
-
-def crop_example(example: TrainExample, rng: np.random.Generator) -> TrainExample:
-    """The example on a random sub-window that still holds its target span: pieces [a, b) with a drawn from
-    0..i and b from j+1..n. The answer then sits at other marker positions each epoch, so the span head
-    cannot learn where answers are by position alone."""
-    first, last = example.target
-    count = example.window.num_pieces
-    a = int(rng.integers(0, first + 1))
-    b = int(rng.integers(last + 1, count + 1))
-    window = example.window
-    cropped = Window(window.video_id, window.first_piece + a, window.piece_tokens[a:b], window.starts[a:b],
-                     window.ends[a:b])
-    return replace(example, window=cropped, target=(first - a, last - a), ious=example.ious[a:b, a:b])
 
 
 def negative_questions(split: SplitData, rule: str, rng: np.random.Generator) -> np.ndarray:
@@ -192,8 +178,6 @@ class Trainer:
         bar = tqdm(mine, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not accelerator.is_main_process)
         for batch_indices in bar:
             batch = [examples[i] for i in batch_indices]
-            if config.crop_windows:
-                batch = [crop_example(example, rng) for example in batch]
             with accelerator.accumulate(model):
                 loss = self._loss(model, batch, split, negatives)
                 accelerator.backward(loss)

@@ -6,7 +6,6 @@ import json
 import math
 import time
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -18,10 +17,7 @@ from benchmark.scoring import score
 from benchmark.systems import System, TrainingData
 from ccgs.catalog import SYSTEMS
 from ccgs.config import CCGSConfig, preset
-from ccgs.encoding import Window
-from ccgs.labels import span_iou_matrix, span_label
 from ccgs.system import CCGSSystem
-from ccgs.training import TrainExample, crop_example
 from tests.ccgs_support import tiny_encoder
 
 SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2)
@@ -60,7 +56,7 @@ def test_tiny_preset_trains_on_tiny_data_and_predicts(tiny_data_dir, tiny_benchm
 @pytest.mark.slow
 def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmark, tmp_path):
     encoder = str(tiny_encoder(tiny_data_dir))
-    config = preset("tiny", crop_windows=True, **SMALL)  # random crops must replay on resume as well
+    config = preset("tiny", **SMALL)
     straight = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "straight")
     straight.fit(_data(tiny_benchmark))
 
@@ -89,28 +85,6 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmar
     assert weights_a.keys() == weights_b.keys()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     # identical weights, hence identical predictions and metrics on any split
-
-
-def test_cropped_example_keeps_its_answer_span_and_labels():
-    starts = np.arange(8, dtype=np.float64) * 5.0
-    ends = starts + 4.0
-    window = Window("v", 10, tuple((i + 5,) for i in range(8)), starts, ends)
-    label = span_label(starts, ends, 12.0, 28.0)
-    example = TrainExample(0, (1, 2), window, label.target, span_iou_matrix(starts, ends, 12.0, 28.0))
-    rng = np.random.default_rng(0)
-    seen_offsets = set()
-    for _ in range(50):
-        cropped = crop_example(example, rng)
-        a = cropped.window.first_piece - window.first_piece
-        seen_offsets.add(a)
-        i, j = cropped.target
-        assert 0 <= i <= j < cropped.window.num_pieces
-        assert (i + a, j + a) == example.target
-        assert cropped.window.piece_tokens == window.piece_tokens[a:a + cropped.window.num_pieces]
-        np.testing.assert_array_equal(cropped.ious, span_iou_matrix(cropped.window.starts, cropped.window.ends,
-                                                                     12.0, 28.0))
-        assert span_label(cropped.window.starts, cropped.window.ends, 12.0, 28.0).target == cropped.target
-    assert len(seen_offsets) > 1  # the answer moves between crops
 
 
 def test_catalog_builds_systems_and_rejects_unknown_keys(tmp_path):

@@ -39,8 +39,6 @@ def register(subparsers) -> None:
     flags.add_argument("--no-valid-span-mask", dest="valid_span_mask", action="store_false", default=None)
     flags.add_argument("--max-span-pieces", type=int, default=None)
     flags.add_argument("--negative-sampling", choices=("any", "other_video"), default=None)
-    flags.add_argument("--crop-windows", dest="crop_windows", action="store_true", default=None,
-                       help="train on random sub-windows holding the answer (varies its marker positions)")
     flags.add_argument("--ce-weight", type=float, default=None)
     flags.add_argument("--iou-rank-weight", type=float, default=None)
     flags.add_argument("--highlight-weight", type=float, default=None)
@@ -73,7 +71,7 @@ def register(subparsers) -> None:
 
 
 _CONFIG_ARGUMENTS = ("visual", "fusion", "contrastive", "valid_span_mask", "max_span_pieces", "negative_sampling",
-                     "crop_windows", "ce_weight", "iou_rank_weight", "highlight_weight", "epochs", "pairs_per_batch", "grad_accum",
+                     "ce_weight", "iou_rank_weight", "highlight_weight", "epochs", "pairs_per_batch", "grad_accum",
                      "max_len", "window_overlap", "encoder_lr", "head_lr", "weight_decay", "warmup_epochs", "seed",
                      "max_train_examples", "max_val_questions", "batch_tokens", "inner_dim", "mixed_precision",
                      "selection_metric", "selection_track", "top_k_videos", "spans_per_video")
