@@ -50,13 +50,17 @@ def main() -> int:
     parser.add_argument("--max-val-questions", type=int, default=40)
     parser.add_argument("--selection-track", default="localization", choices=("corpus", "localization"))
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    parser.add_argument("--encoder", default=None,
+                        help="a pre-trained encoder (name or folder) instead of the random-init tiny DeBERTa")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     data_dir = generate(args.out / f"synthetic-{args.size}", args.size, seed=0)
     benchmark = load_benchmark(data_dir)
-    texts = [p.text for v in benchmark.videos.values() for p in v.pieces]
-    texts += [a.text for a in benchmark.split("train").annotations]
-    encoder = build_random_encoder(args.out / "encoder", texts, "tiny", vocab_size=2000)
+    encoder = args.encoder
+    if encoder is None:
+        texts = [p.text for v in benchmark.videos.values() for p in v.pieces]
+        texts += [a.text for a in benchmark.split("train").annotations]
+        encoder = build_random_encoder(args.out / "encoder", texts, "tiny", vocab_size=2000)
     test = benchmark.split("test")
     corpus = benchmark.corpus("test")
     results: dict[str, dict] = {}
