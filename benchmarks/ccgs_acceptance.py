@@ -57,6 +57,7 @@ def main() -> int:
     data_dir = generate(args.out / f"synthetic-{args.size}", args.size, seed=0)
     benchmark = load_benchmark(data_dir)
     encoder = args.encoder
+    label = "ccgs tiny" if encoder is None else "ccgs pretrained"
     if encoder is None:
         texts = [p.text for v in benchmark.videos.values() for p in v.pieces]
         texts += [a.text for a in benchmark.split("train").annotations]
@@ -88,17 +89,17 @@ def main() -> int:
         system.fit(TrainingData(benchmark.split("train"), benchmark.split("val")))
         history = [vars(r) for r in system.training_state.history]
         trained = time.perf_counter()
-        record(f"ccgs tiny ({variant})", "corpus", system.predict(test.questions, corpus, 100),
+        record(f"{label} ({variant})", "corpus", system.predict(test.questions, corpus, 100),
                time.perf_counter() - started, history)
-        record(f"ccgs tiny ({variant})", "localization",
+        record(f"{label} ({variant})", "localization",
                system.predict_localization([a.localization_query for a in test.annotations], test.videos, 100),
                time.perf_counter() - trained)
     comparisons = []
     for variant in args.variants.split(","):
         for track, reference in (("corpus", "random"), ("localization", "oracle+random"),
                                  ("localization", "oracle+prior")):
-            comparison = compare(reports[f"ccgs tiny ({variant}) [{track}]"], reports[f"{reference} [{track}]"],
-                                 keys=["R1_mIoU"], name_a=f"ccgs tiny ({variant})", name_b=reference)
+            comparison = compare(reports[f"{label} ({variant}) [{track}]"], reports[f"{reference} [{track}]"],
+                                 keys=["R1_mIoU"], name_a=f"{label} ({variant})", name_b=reference)
             comparisons.append({"track": track, **comparison.to_dict()})
     results["paired_tests"] = comparisons
     (args.out / "acceptance.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
