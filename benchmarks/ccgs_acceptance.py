@@ -54,6 +54,9 @@ def main() -> int:
                         help="a pre-trained encoder (name or folder) instead of the random-init tiny DeBERTa")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    unknown = set(args.variants.split(",")) - {"visual", "no-visual"}
+    if unknown:
+        parser.error(f"unknown variant(s) {sorted(unknown)}: use visual, no-visual")
     data_dir = generate(args.out / f"synthetic-{args.size}", args.size, seed=0)
     benchmark = load_benchmark(data_dir)
     encoder = args.encoder
