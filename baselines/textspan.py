@@ -141,23 +141,15 @@ class TextSpanLocalizer:
         self.best_epoch = best.epoch
 
     def _load_encoder(self, data: TrainingData) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        with tempfile.TemporaryDirectory(prefix="textspan-tiny-") as scratch:
-            if self.options.encoder == "tiny":
-                texts = [a.text for a in data.train.annotations] + \
-                    [p.text for v in data.train.videos.values() for p in v.pieces]
-                path = str(build_random_encoder(scratch, texts, "tiny", seed=self.options.seed,
-                                                hidden_size=self.options.tiny_hidden,
-                                                num_hidden_layers=self.options.tiny_layers,
-                                                intermediate_size=2 * self.options.tiny_hidden))
-            else:
-                path = resolve_model(self.options.encoder)
-            try:
-                encoder = AutoModel.from_pretrained(path)
-                self.tokenizer = AutoTokenizer.from_pretrained(path)
-            except (OSError, ValueError) as error:
-                raise ConfigError(f"cannot load the encoder '{self.options.encoder}': {error}") from error
+        if self.options.encoder == "tiny":
+            texts = [a.text for a in data.train.annotations] + \
+                [p.text for v in data.train.videos.values() for p in v.pieces]
+            with tempfile.TemporaryDirectory(prefix="textspan-tiny-") as scratch:
+                encoder, self.tokenizer = self._load_pretrained(str(build_random_encoder(
+                    scratch, texts, "tiny", seed=self.options.seed, hidden_size=self.options.tiny_hidden,
+                    num_hidden_layers=self.options.tiny_layers, intermediate_size=2 * self.options.tiny_hidden)))
+        else:
+            encoder, self.tokenizer = self._load_pretrained(resolve_model(self.options.encoder))
         limit = getattr(encoder.config, "max_position_embeddings", self.options.max_length)
         if self.options.max_length > limit:
             raise ConfigError(f"textspan.max_length {self.options.max_length} exceeds the encoder's {limit} positions")
@@ -165,6 +157,15 @@ class TextSpanLocalizer:
             raise ConfigError(f"the encoder '{self.options.encoder}' has no [CLS]/[SEP] tokens; use a BERT-style "
                               "encoder")
         self.model = PieceSpanModel(encoder, int(encoder.config.hidden_size))
+
+    def _load_pretrained(self, path: str) -> tuple[nn.Module, Any]:
+        """(encoder, tokenizer) from a Hugging Face name or folder."""
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            return AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot load the encoder '{self.options.encoder}': {error}") from error
 
     def _piece_idf(self, videos) -> dict[int, float]:
         """Inverse document frequency of each token over the train pieces, scaled to [0, 1] (unseen: 1)."""

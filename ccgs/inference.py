@@ -3,8 +3,9 @@
 Work items (question, window) are sorted by length and cut into batches under a token budget (length
 bucketing keeps padding small); each batch is one forward pass with padding masks, and each item's best
 spans are taken with one ``topk`` on the device. Spans seen in two overlapping windows keep their best
-score; ``spans_per_video`` caps one video's spans in a candidate list. ``max_batch_size=1`` with ``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for
-the speed benchmark and the equivalence test.
+score; ``spans_per_video`` caps one video's spans in a candidate list. ``max_batch_size=1`` with
+``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for the speed benchmark and the
+equivalence test.
 """
 
 from __future__ import annotations
