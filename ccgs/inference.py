@@ -51,7 +51,8 @@ class InferenceStats:
 class SpanScorer:
     def __init__(self, model: CCGSModel, tokens: SubtitleTokens, features: ClipFeatures | None,
                  device: torch.device | str = "cpu", batch_tokens: int = 16384,
-                 autocast_dtype: torch.dtype | None = None, spans_per_video: int | None = None) -> None:
+                 autocast_dtype: torch.dtype | None = None, spans_per_video: int | None = None,
+                 deduplicate: bool = True, inverted_spans: str = "by_index") -> None:
         self.model = model
         self.tokens = tokens
         self.features = features
@@ -59,6 +60,8 @@ class SpanScorer:
         self.batch_tokens = batch_tokens
         self.autocast_dtype = autocast_dtype
         self.spans_per_video = spans_per_video
+        self.deduplicate = deduplicate
+        self.inverted_spans = inverted_spans
         self.stats = InferenceStats()
 
     def encode(self, items: Sequence[tuple[tuple[int, ...], Video, Window]]) -> EncodedBatch:
@@ -96,7 +99,8 @@ class SpanScorer:
             self.stats.batches += 1
             bar.update(len(batch_items))
         bar.close()
-        candidates = self._merge(found, len(questions), videos, top_n, self.spans_per_video)
+        candidates = self._merge(found, len(questions), videos, top_n, self.spans_per_video, self.deduplicate,
+                                 self.inverted_spans)
         self.stats.pairs += sum(len(v) for v in videos)
         self.stats.windows += len(items)
         self.stats.seconds += time.perf_counter() - started
@@ -129,7 +133,8 @@ class SpanScorer:
 
     @staticmethod
     def _merge(found: list[tuple[np.ndarray, ...]], num_questions: int, videos: Sequence[Sequence[Video]],
-               top_n: int, spans_per_video: int | None) -> list[list[Candidate]]:
+               top_n: int, spans_per_video: int | None, deduplicate: bool = True,
+               inverted_spans: str = "by_index") -> list[list[Candidate]]:
         results: list[list[Candidate]] = [[] for _ in range(num_questions)]
         if not found:
             return results
@@ -144,9 +149,10 @@ class SpanScorer:
             for k in range(bounds[q], bounds[q + 1]):
                 if spans_per_video is not None and per_video.get(video_id[k], 0) >= spans_per_video:
                     continue
-                candidate = _candidate(lookup[video_id[k]], int(start[k]), int(end[k]), float(score[k]))
+                candidate = span_candidate(lookup[video_id[k]], int(start[k]), int(end[k]), float(score[k]),
+                                           inverted_spans)
                 key = (candidate.video_id, candidate.start, candidate.end)
-                if key in seen:  # the same span from an overlapping window, with a lower score
+                if deduplicate and key in seen:  # the same span from an overlapping window, with a lower score
                     continue
                 seen.add(key)
                 per_video[candidate.video_id] = per_video.get(candidate.video_id, 0) + 1
@@ -156,9 +162,13 @@ class SpanScorer:
         return results
 
 
-def _candidate(video: Video, first: int, last: int, score: float) -> Candidate:
-    """Span from the start of piece ``first`` to the end of piece ``last``; an inverted span (scored only
-    without the valid-span mask) runs, as in the authors' evaluator, from ``first`` to the video's last piece."""
+def span_candidate(video: Video, first: int, last: int, score: float, inverted_spans: str = "by_index"
+                   ) -> Candidate:
+    """Span from the start of piece ``first`` to the end of piece ``last``. An inverted span (scored only
+    without the valid-span mask) runs from ``first`` to the end of the last piece: ``by_time`` when its start
+    time is not before its end time, as the authors' evaluator (``get_iou`` in main.py) decides, which over
+    overlapping subtitles keeps some spans with ``last < first``; ``by_index`` whenever ``last < first``."""
     starts, ends = piece_times(video)
-    end = ends[last] if last >= first else ends[-1]
+    inverted = starts[first] >= ends[last] if inverted_spans == "by_time" else last < first
+    end = ends[-1] if inverted else ends[last]
     return Candidate(video.video_id, float(starts[first]), float(max(end, starts[first])), score)

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.data.ceiling import span_iou_matrix
+
+__all__ = ["SpanLabel", "clip_labels", "nearest_pieces", "span_iou_matrix", "span_label"]
+
 
 @dataclass(frozen=True)
 class SpanLabel:
@@ -28,17 +32,6 @@ def nearest_pieces(starts: np.ndarray, ends: np.ndarray, answer_start: float, an
     end_distance = np.abs(ends - answer_end)
     end_piece = int(len(ends) - 1 - np.argmin(end_distance[::-1]))
     return start_piece, end_piece
-
-
-def span_iou_matrix(starts: np.ndarray, ends: np.ndarray, answer_start: float, answer_end: float) -> np.ndarray:
-    """(n, n) IoU of span [starts[i], ends[j]] with the answer; 0 where i > j."""
-    span_start = np.asarray(starts, dtype=np.float64)[:, None]
-    span_end = np.asarray(ends, dtype=np.float64)[None, :]
-    intersection = np.clip(np.minimum(span_end, answer_end) - np.maximum(span_start, answer_start), 0.0, None)
-    union = np.maximum(span_end, answer_end) - np.minimum(span_start, answer_start)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, intersection / union, 0.0)
-    return np.triu(iou)
 
 
 def span_label(starts: np.ndarray, ends: np.ndarray, answer_start: float, answer_end: float) -> SpanLabel:

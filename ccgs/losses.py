@@ -1,7 +1,8 @@
 """The three CCGS losses, batched over (positive, negative) pairs.
 
 * Global-span contrastive loss: cross-entropy over the concatenated, flattened span logits of the positive
-  (question, video) and its negative (another question, same video); the target is the best positive span.
+  (question, video) and its negatives (another question, same video; answer-free windows of the same
+  video, with ``window_negatives``); the target is the best positive span.
   Without a negative it is plain cross-entropy over the positive's spans.
 * IoU ranking loss (the authors' ``calc_loss``, unused by default): log(1 + sum over span pairs with
   IoU_a < IoU_b of exp(20 (s_a - s_b))). Computed exactly in O(S log S) by sorting spans by IoU and a
@@ -17,14 +18,17 @@ import torch.nn.functional as F
 from ccgs.model import MASKED
 
 
-def contrastive_span_loss(positive: torch.Tensor, target: torch.Tensor, negative: torch.Tensor | None = None
-                          ) -> torch.Tensor:
-    """Mean over the batch. ``positive`` (B, n, n) and ``negative`` (B, n', n') masked span logits;
-    ``target`` (B, 2) the (i, j) of the best positive span."""
+def contrastive_span_loss(positive: torch.Tensor, target: torch.Tensor,
+                          negatives: torch.Tensor | list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Mean over the batch. ``positive`` (B, n, n) and each of ``negatives`` (B, n', n') masked span logits
+    (another question on the same window; an answer-free window of the same video); ``target`` (B, 2) the
+    (i, j) of the best positive span. Every negative span joins the softmax's denominator."""
     batch, n, _ = positive.shape
     scores = positive.reshape(batch, n * n)
-    if negative is not None:
-        scores = torch.cat([scores, negative.reshape(batch, -1)], dim=1)
+    if isinstance(negatives, torch.Tensor):
+        negatives = [negatives]
+    if negatives:
+        scores = torch.cat([scores, *(negative.reshape(batch, -1) for negative in negatives)], dim=1)
     return F.cross_entropy(scores, target[:, 0] * n + target[:, 1])
 
 

@@ -129,7 +129,9 @@ class CCGSModel(nn.Module):
         with torch.autocast(device_type=markers.device.type, enabled=False):
             projected = self.span_projection(markers.float())
             query, key = projected.split(self.config.inner_dim, dim=-1)
-            logits = rotary(query) @ rotary(key).transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
+            if self.config.rotary:
+                query, key = rotary(query), rotary(key)
+            logits = query @ key.transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
             logits = logits[:, :-1, 1:]
             return logits.masked_fill(~self.span_mask(marker_mask), MASKED)
 

@@ -21,6 +21,7 @@ from ccgs.encoding import SubtitleTokens
 from ccgs.features import ClipFeatures
 from ccgs.inference import SpanScorer
 from ccgs.model import CCGSModel
+from ccgs.precision import autocast_dtype
 from ccgs.training import Trainer, TrainingState
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,10 @@ class CCGSSystem:
         tokenizer, model, config = load_trained(folder, device=str(self.device))
         # inference settings come from this run, the rest from the trained model
         self.config = config.replace(top_k_videos=self.config.top_k_videos, batch_tokens=self.config.batch_tokens,
-                                     spans_per_video=self.config.spans_per_video)
+                                     spans_per_video=self.config.spans_per_video,
+                                     deduplicate_spans=self.config.deduplicate_spans,
+                                     inverted_spans=self.config.inverted_spans,
+                                     mixed_precision=self.config.mixed_precision)
         self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
 
     def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:
@@ -135,11 +139,9 @@ class CCGSSystem:
         max_len = min(config.max_len, limit) if limit else config.max_len
         tokens = SubtitleTokens(tokenizer, max_len, config.window_overlap, config.max_question_tokens)
         features = ClipFeatures(model.clips) if config.visual else None
-        autocast = None
-        if self.device.type == "cuda" and config.mixed_precision in ("auto", "bf16"):
-            autocast = torch.bfloat16
+        autocast = autocast_dtype(config.mixed_precision, self.device.type)
         return SpanScorer(model.to(self.device), tokens, features, self.device, config.batch_tokens, autocast,
-                          config.spans_per_video)
+                          config.spans_per_video, config.deduplicate_spans, config.inverted_spans)
 
     def _candidate_videos(self, questions: Sequence[Question], corpus: Mapping[str, Video]) -> list[list[Video]]:
         if self.retriever is None or self.config.top_k_videos is None:

@@ -29,7 +29,8 @@ from ccgs.config import CCGSConfig
 from ccgs.encoding import SubtitleTokens, Window
 from ccgs.labels import clip_labels, span_iou_matrix, span_label
 from ccgs.losses import contrastive_span_loss, highlight_loss, iou_ranking_loss
-from ccgs.model import CCGSModel
+from ccgs.model import MASKED, CCGSModel
+from ccgs.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class TrainExample:
     target: tuple[int, int]
     """(i, j) within the window: the span with the best IoU with the answer."""
     ious: np.ndarray
+    answer_free: tuple[Window, ...] = ()
+    """The other windows of the video that share no time with the answer (negatives for the loss)."""
 
 
 @dataclass
@@ -75,21 +78,32 @@ class TrainingState:
                    [EpochRecord(**record) for record in raw["history"]])
 
 
-def training_examples(split: SplitData, tokens: SubtitleTokens) -> list[TrainExample]:
-    """One example per question: the window of its video whose best span overlaps the answer most."""
+def training_examples(split: SplitData, tokens: SubtitleTokens, long_pairs: str = "window") -> list[TrainExample]:
+    """One example per question: the window of its video whose best span overlaps the answer most, and the
+    video's answer-free windows. ``long_pairs="skip"`` drops the questions whose transcript needs more than
+    one window, as the authors drop inputs longer than ``max_len``."""
     examples = []
     windowed = 0
     for index, annotation in enumerate(split.annotations):
         windows = tokens.windows(split.videos[annotation.video_id])
         windowed += len(windows) > 1
+        if long_pairs == "skip" and len(windows) > 1:
+            continue
         labels = [span_label(w.starts, w.ends, annotation.start, annotation.end) for w in windows]
         best = max(range(len(windows)), key=lambda k: labels[k].best_iou)
         window = windows[best]
+        answer_free = tuple(w for w in windows if not _overlaps(w, annotation.start, annotation.end))
         examples.append(TrainExample(index, tokens.question(annotation.text), window, labels[best].target,
                                      span_iou_matrix(window.starts, window.ends, annotation.start,
-                                                     annotation.end).astype(np.float32)))
-    log.info("%d training questions, %d of them on a windowed transcript", len(examples), windowed)
+                                                     annotation.end).astype(np.float32), answer_free))
+    action = "skipped" if long_pairs == "skip" else "trained on their best window"
+    log.info("%d training questions, %d of them on a windowed transcript (%s)", len(split.annotations), windowed,
+             action)
     return examples
+
+
+def _overlaps(window: Window, start: float, end: float) -> bool:
+    return bool(np.any((window.ends > start) & (window.starts < end)))
 
 
 def negative_questions(split: SplitData, rule: str, rng: np.random.Generator) -> np.ndarray:
@@ -116,9 +130,7 @@ class Trainer:
         self.features = features
         self.out_dir = Path(out_dir)
         self.save_encoder_files = save_encoder_files
-        precision = config.mixed_precision
-        if precision == "auto":
-            precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+        precision = resolve_precision(config.mixed_precision, "cuda" if torch.cuda.is_available() else "cpu")
         self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision)
         self.model = model
 
@@ -126,7 +138,7 @@ class Trainer:
     def fit(self, data: TrainingData, evaluate: Evaluator | None, resume: bool = False,
             progress: bool = True) -> TrainingState:
         config, accelerator = self.config, self.accelerator
-        examples = training_examples(data.train, self.tokens)
+        examples = training_examples(data.train, self.tokens, config.long_training_pairs)
         if config.max_train_examples is not None and config.max_train_examples < len(examples):
             keep = np.random.default_rng(config.seed).choice(len(examples), config.max_train_examples, replace=False)
             subset = sorted(int(i) for i in keep)
@@ -135,7 +147,8 @@ class Trainer:
             raise ConfigError("no training questions")
         batches_per_epoch = math.ceil(len(examples) / (config.pairs_per_batch * accelerator.num_processes))
         updates_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
-        optimizer = torch.optim.AdamW(self._parameter_groups(), weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(parameter_groups(self.model, config), weight_decay=config.weight_decay,
+                                      eps=config.adam_eps)
         from transformers import get_cosine_schedule_with_warmup
 
         scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_epochs * updates_per_epoch),
@@ -179,7 +192,7 @@ class Trainer:
         for batch_indices in bar:
             batch = [examples[i] for i in batch_indices]
             with accelerator.accumulate(model):
-                loss = self._loss(model, batch, split, negatives)
+                loss = self._loss(model, batch, split, negatives, rng)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
@@ -194,24 +207,34 @@ class Trainer:
         seconds = time.perf_counter() - started
         return EpochRecord(epoch + 1, total_loss / max(seen, 1), seen, seconds, seen / seconds if seconds else 0.0)
 
-    def _loss(self, model, batch: list[TrainExample], split: SplitData, negatives: np.ndarray) -> torch.Tensor:
+    def _loss(self, model, batch: list[TrainExample], split: SplitData, negatives: np.ndarray,
+              rng: np.random.Generator) -> torch.Tensor:
         config = self.config
         annotations = split.annotations
+        count = len(batch)
         items = [(e.question, e.window) for e in batch]
         if config.contrastive:
             items += [(self.tokens.question(annotations[negatives[e.annotation_index]].text), e.window) for e in batch]
+        # answer-free windows of the same video: slot k of example r, or None where the video has too few
+        window_slots: list[list[int | None]] = [[None] * count for _ in range(config.window_negatives)]
+        for row, example in enumerate(batch):
+            chosen = rng.permutation(len(example.answer_free))[: config.window_negatives]
+            for slot, k in enumerate(chosen):
+                window_slots[slot][row] = len(items)
+                items.append((example.question, example.answer_free[int(k)]))
         sequences = [self.tokens.sequence(question, window) for question, window in items]
         clips = None
         if self.features is not None:
             clips = [self.features.get(split.videos[window.video_id]) for _, window in items]
         encoded = collate(sequences, self.tokens.pad_id, clips, self.model.clips if clips else 0, config.visual_dim)
         output = model(encoded.to(self.accelerator.device))
-        count = len(batch)
         positive = output.logits[:count]
-        negative = output.logits[count:] if config.contrastive else None
+        competitors = [output.logits[count:2 * count]] if config.contrastive else []
+        competitors += [_gather_rows(output.logits, slot) for slot in window_slots]
         device = positive.device
         target = torch.tensor([e.target for e in batch], device=device)
-        loss = config.ce_weight * contrastive_span_loss(positive, target, negative) if config.ce_weight else 0.0
+        loss = (config.ce_weight * contrastive_span_loss(positive, target, competitors or None)
+                if config.ce_weight else 0.0)
         if config.iou_rank_weight:
             n = positive.shape[1]
             ious = np.zeros((count, n, n), dtype=np.float32)
@@ -227,12 +250,6 @@ class Trainer:
             loss = loss + config.highlight_weight * highlight_loss(
                 output.highlight_logits[:count], torch.from_numpy(np.stack(labels)).to(device), mask)
         return loss
-
-    def _parameter_groups(self) -> list[dict]:
-        encoder = [p for p in self.model.encoder.parameters() if p.requires_grad]
-        encoder_ids = {id(p) for p in encoder}
-        rest = [p for p in self.model.parameters() if id(p) not in encoder_ids and p.requires_grad]
-        return [{"params": encoder, "lr": self.config.encoder_lr}, {"params": rest, "lr": self.config.head_lr}]
 
     # -- files -----------------------------------------------------------------------------------------------
     def _save_model(self, folder: Path) -> None:
@@ -261,3 +278,26 @@ class Trainer:
         log.info("resumed from %s (epoch %d done)", done[-1], state.epochs_done)
         return state
 
+
+
+def _gather_rows(logits: torch.Tensor, rows: list[int | None]) -> torch.Tensor:
+    """``logits[rows]``, with a fully masked span matrix where a row is None (no such negative)."""
+    filler = torch.full_like(logits[0], MASKED)
+    return torch.stack([logits[row] if row is not None else filler for row in rows])
+
+
+def parameter_groups(model: CCGSModel, config: CCGSConfig) -> list[dict]:
+    """AdamW groups: the parameters at ``encoder_lr``, then the rest at ``head_lr``.
+
+    ``name_contains_encoder`` is the authors' rule (main.py): a parameter trains at the encoder rate when its
+    name contains "encoder". Their encoder attribute is ``P_Encoder`` (capital E), so inside a Hugging Face
+    model this picks ``encoder.layer.*`` and leaves ``embeddings.*`` (and a pooler) at the head rate.
+    """
+    if config.parameter_groups == "name_contains_encoder":
+        slow_ids = {id(p) for name, p in model.encoder.named_parameters() if "encoder" in name}
+    else:
+        slow_ids = {id(p) for p in model.encoder.parameters()}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    slow = [p for p in trainable if id(p) in slow_ids]
+    rest = [p for p in trainable if id(p) not in slow_ids]
+    return [{"params": slow, "lr": config.encoder_lr}, {"params": rest, "lr": config.head_lr}]

@@ -49,8 +49,8 @@ def _expected_logit(x: torch.Tensor, m: int, y: torch.Tensor, n: int) -> float:
     return float(np.real(zx * np.conj(zy) * np.exp(1j * (m - n) * theta)).sum())
 
 
-def test_span_matrix_of_a_known_input():
-    model, table = _identity_head_model(8)
+def test_span_matrix_of_a_known_input_with_rotary():
+    model, table = _identity_head_model(8, rotary=True)
     ids = [1, 5, 6, 2, 7, 2, 8, 9, 2, 3, 2]  # [CLS] q q [SEP] p1 [SEP] p2 p2 [SEP] p3 [SEP]
     markers = [3, 5, 8, 10]
     batch = collate([Sequence(ids, markers)], pad_id=0)
