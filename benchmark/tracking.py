@@ -117,6 +117,9 @@ def run_tags(manifest: Mapping[str, Any]) -> dict[str, str]:
         "wall_time_s": round(float(manifest["wall_time_s"]), 3),
         "deviations": manifest.get("deviations") or [],
     }
+    hashes = manifest.get("files_sha256") or {}
+    if "predictions.jsonl" in hashes:  # lets `vcval submit --from-run RUN_ID` check the folder still holds it
+        tags["predictions_sha256"] = hashes["predictions.jsonl"]
     tags.update({key: value for key, value in (manifest.get("labels") or {}).items()})
     return {f"{TAG_PREFIX}{key}": _text(value) for key, value in tags.items()}
 
@@ -124,9 +127,12 @@ def run_tags(manifest: Mapping[str, Any]) -> dict[str, str]:
 def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: str | None = None,
                    run_name: str | None = None) -> TrackingResult:
     """Log a finished run folder to MLflow. Never raises for store problems: a result with a warning
-    says what went wrong, and the folder keeps everything."""
+    says what went wrong, and the folder keeps everything. A folder whose files do not match its
+    manifest raises :class:`~benchmark.harness.run_folder.RunFolderError`."""
+    from benchmark.harness.run_folder import read_verified_manifest
+
     run_dir = Path(run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_verified_manifest(run_dir)  # a folder whose files are not the run's is refused, not logged
     scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
     uri = uri or default_tracking_uri()
     experiment = experiment or manifest.get("experiment") or DEFAULT_EXPERIMENT

@@ -37,7 +37,7 @@ from leaderboard import escape
 from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery, read_entry
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
-from leaderboard.runs import entry_from_run, mlflow_run_folders
+from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
 from leaderboard.table import LeaderboardTable, build_tables
 
 MLFLOW_PREFIX = "mlflow:"
@@ -88,7 +88,10 @@ def collect_sources(sources: Sequence[str | Path]) -> PaperSources:
 def _run_folders(source: str | Path) -> list[Path]:
     if isinstance(source, str) and source.startswith(MLFLOW_PREFIX):
         return mlflow_run_folders(source[len(MLFLOW_PREFIX):])
-    return sorted(manifest.parent for manifest in Path(source).rglob("manifest.json"))
+    root = Path(source)
+    # A hidden staging folder is a run still being written (or one that was killed): not a record.
+    return sorted(manifest.parent for manifest in root.rglob("manifest.json")
+                  if not is_staging(manifest.relative_to(root)))
 
 
 def average_seeds(entries: Sequence[Entry]) -> list[Entry]:
