@@ -156,3 +156,19 @@ def test_submit_from_an_mlflow_id_uses_the_run_not_what_the_folder_holds_now(tin
     from leaderboard.runs import resolve_run
 
     assert resolve_run(run_id, uri) == out.resolve()
+
+
+def test_train_ccgs_refuses_an_out_holding_another_training(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "ccgs"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "training_summary.json").write_text("{}")
+    argv = ["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", "no-such-encoder", "--out", str(out)]
+    assert main(argv) == 2
+    assert "already holds a training; give --resume to continue it, --overwrite" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) == 2  # no record of the settings it was trained with
+    assert "cannot resume, train_settings.json is missing" in capsys.readouterr().err
+    (out / "train_settings.json").write_text(json.dumps({"encoder": "another", "preset": "paper",
+                                                         "data_fingerprint": "x", "config": {}}))
+    assert main([*argv, "--resume"]) == 2
+    assert "trained with other settings (data_fingerprint, encoder differ" in capsys.readouterr().err
+    assert (out / "training_summary.json").exists()
