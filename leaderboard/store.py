@@ -33,6 +33,7 @@ from benchmark.errors import DataError, InputError
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import ScoreReport, score
+from leaderboard import escape
 from leaderboard.entry import (
     META_FILE,
     PER_QUERY_FILE,
@@ -114,6 +115,11 @@ def submit_predictions(store: SubmissionStore, predictions_path: str | Path, ben
     predictions_path = Path(predictions_path)
     if not info.name.strip():
         raise InputError("a submission needs a non-empty name", field="name")
+    for field_name in ("url", "paper"):
+        problem = escape.link_problem(getattr(info, field_name))
+        if problem:
+            raise InputError(f"{getattr(info, field_name)!r} {problem}; give an http(s) link or leave it out",
+                             field=field_name)
     split_data = benchmark.split(split)
     if not isinstance(protocol, Protocol):
         protocol = load_protocol(protocol)
