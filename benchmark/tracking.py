@@ -8,7 +8,8 @@ when the store cannot be reached the run still completes, everything stays in th
 Store: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///mlflow.db`` in the working folder. MLflow's own
 HTTP retries (7 retries, 120 s timeout by default) are cut to 0 retries and a 10 s timeout unless the user
 set ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``MLFLOW_HTTP_REQUEST_TIMEOUT``, so an unreachable server costs
-seconds, not minutes.
+seconds, not minutes. A ``sqlite:///`` store that cannot be written (a read-only file or folder) is found
+by :func:`sqlite_store_problem` before MLflow is called, since MLflow would retry it for about 100 s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -73,6 +75,31 @@ def short_http_timeouts() -> Iterator[None]:
             os.environ.pop(name, None)
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+
+
+def sqlite_store_problem(uri: str) -> str | None:
+    """Why a ``sqlite:///PATH`` store cannot be written (None when it can, or for another kind of store).
+
+    MLflow retries opening a SQLite store it cannot open ten times with back-off (about 100 s) and prints
+    SQLAlchemy tracebacks for a read-only one; this check takes milliseconds. It opens the database (which
+    creates an empty one, as MLflow would) and writes inside a transaction that it rolls back."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    try:
+        if path.is_dir():
+            return f"{path} is a folder, not a database file"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), timeout=5)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # the write lock: refused for a read-only file
+            connection.execute("CREATE TABLE vcval_write_probe (x)")  # needs the journal: a read-only folder
+            connection.rollback()
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error) as error:
+        return f"cannot write the SQLite database {path}: {error}"
+    return None
 
 
 def run_params(manifest: Mapping[str, Any]) -> dict[str, str]:
@@ -138,6 +165,9 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
     experiment = experiment or manifest.get("experiment") or DEFAULT_EXPERIMENT
     run_name = run_name or manifest.get("run_name") or manifest["system"]
     try:
+        problem = sqlite_store_problem(uri)
+        if problem:
+            raise OSError(problem)
         with short_http_timeouts():
             run_id = _log(uri, experiment, run_name, run_dir, manifest, scores)
     except Exception as error:  # the store's failure must not fail the run: everything is in run_dir
