@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark.data.loader import Benchmark
-from benchmark.errors import DataError, InputError
+from benchmark.errors import DataError, InputError, VcvalError
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import ScoreReport, score
@@ -51,6 +51,14 @@ DEFAULT_STORE = Path("submissions")
 STAGING_PREFIX = ".staging-"
 ENTRY_ID_LENGTH = 20
 _GZIP_MAGIC = b"\x1f\x8b"
+
+
+class StoreError(VcvalError):
+    """The store cannot be written (read-only, full, not a folder); nothing was stored."""
+
+    def __init__(self, root: Path, error: OSError) -> None:
+        super().__init__(f"cannot write to the submissions store {root}: {error.strerror or error}"
+                         f"{f' ({error.filename})' if error.filename else ''}; nothing was stored")
 
 
 @dataclass(frozen=True)
@@ -82,16 +90,13 @@ class SubmissionStore:
         existing = self.get(entry_id)
         if existing is not None:
             return SubmitResult(existing, created=False)
-        self.root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{entry_id}-", dir=self.root))
         try:
-            _copy_gzipped(predictions_path, staging / PREDICTIONS_FILE)
-            _write_json(staging / META_FILE, meta.to_dict())
-            _write_json(staging / SCORES_FILE, report.to_dict())
-            write_per_query(staging / PER_QUERY_FILE, report.per_query)
-            for path in staging.iterdir():
-                _fsync(path)
-            os.chmod(staging, 0o755)
+            self.root.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{entry_id}-", dir=self.root))
+        except OSError as error:
+            raise StoreError(self.root, error) from error
+        try:
+            self._write(staging, meta, report, predictions_path)
             try:
                 os.rename(staging, self.root / entry_id)
             except OSError as error:
@@ -99,10 +104,22 @@ class SubmissionStore:
                     raise
                 return SubmitResult(read_entry(self.root / entry_id), created=False)
             _fsync(self.root)
+        except OSError as error:  # a read-only or full store: the staging folder goes, nothing is stored
+            raise StoreError(self.root, error) from error
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
         return SubmitResult(read_entry(self.root / entry_id), created=True)
+
+    @staticmethod
+    def _write(staging: Path, meta: EntryMeta, report: ScoreReport, predictions_path: Path) -> None:
+        _copy_gzipped(predictions_path, staging / PREDICTIONS_FILE)
+        _write_json(staging / META_FILE, meta.to_dict())
+        _write_json(staging / SCORES_FILE, report.to_dict())
+        write_per_query(staging / PER_QUERY_FILE, report.per_query)
+        for path in staging.iterdir():
+            _fsync(path)
+        os.chmod(staging, 0o755)
 
 
 def submit_predictions(store: SubmissionStore, predictions_path: str | Path, benchmark: Benchmark, split: str,
@@ -154,6 +171,8 @@ def make_entry_id(content_sha256: str, split: str, protocol_hash: str) -> str:
 def _content_sha256(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """sha256 of the decompressed content, so a file and its gzip are the same submission."""
     digest = hashlib.sha256()
+    if path.is_dir():
+        raise InputError("a folder, not a predictions file", path=str(path))
     try:
         with open(path, "rb") as probe:
             compressed = probe.read(2) == _GZIP_MAGIC
@@ -167,7 +186,7 @@ def _content_sha256(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     except FileNotFoundError as error:
         raise InputError("no such file", path=str(path)) from error
     except (OSError, EOFError) as error:
-        raise InputError(f"cannot be read: {error}", path=str(path)) from error
+        raise InputError(f"cannot be read: {getattr(error, 'strerror', None) or error}", path=str(path)) from error
     return digest.hexdigest()
 
 

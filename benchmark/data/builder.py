@@ -26,6 +26,9 @@ import datasets
 
 from benchmark.data.sources import SPLITS, SourceData, detect_format, read_source
 
+# Part of every cache path: raise it when the readers accept or produce something different, so that no
+# cache built by an older reader (one that accepted an empty split, say) is served.
+BUILDER_VERSION = "1.1.0"
 # Files keyed by their stat (with ctime and inode) rather than their bytes; see ``source_state``.
 _STAT_KEYED_SUFFIXES = (".npy",)
 
@@ -65,8 +68,8 @@ class MedVidCQAConfig(datasets.BuilderConfig):
 class MedVidCQABuilder(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = MedVidCQAConfig
     BUILDER_CONFIGS = [
-        MedVidCQAConfig(name="questions", version=datasets.Version("1.0.0"), description="questions with answers"),
-        MedVidCQAConfig(name="videos", version=datasets.Version("1.0.0"), description="videos with subtitles"),
+        MedVidCQAConfig(name="questions", version=datasets.Version(BUILDER_VERSION), description="questions with answers"),
+        MedVidCQAConfig(name="videos", version=datasets.Version(BUILDER_VERSION), description="videos with subtitles"),
     ]
     DEFAULT_CONFIG_NAME = "questions"
 

@@ -95,9 +95,9 @@ def load_benchmark(data_dir: str | Path, data_format: str | None = None, subtitl
     }
     # Both builders share one cache key: it reads every annotation and subtitle file's bytes.
     options["source_state"] = source_state(data_dir, options["subtitles_dir"], options["features_dir"])
-    question_builder = MedVidCQABuilder(config_name="questions", **options)
-    video_builder = MedVidCQABuilder(config_name="videos", **options)
     with _quiet_datasets():
+        question_builder = MedVidCQABuilder(config_name="questions", **options)
+        video_builder = MedVidCQABuilder(config_name="videos", **options)
         try:
             question_builder.download_and_prepare()
             video_builder.download_and_prepare()
