@@ -75,8 +75,8 @@ def mlflow_run_folders(experiment: str, tracking_uri: str | None = None) -> list
 def resolve_run(reference: str, tracking_uri: str | None = None) -> Path:
     """A run folder given by its path or by its MLflow run id.
 
-    For a run id, the folder MLflow recorded is used only if it still holds that run (the run id in its
-    ``tracking.json``); otherwise the run's logged artifacts, which are the folder as it was logged."""
+    For a run id, the folder MLflow recorded is used only if it still holds that run (see
+    :func:`_still_holds`); otherwise the run's logged artifacts, which are the folder as it was logged."""
     path = Path(reference)
     if (path / "manifest.json").is_file():
         return path

@@ -172,3 +172,16 @@ def test_train_ccgs_refuses_an_out_holding_another_training(tiny_data_dir, tmp_p
     assert main([*argv, "--resume"]) == 2
     assert "trained with other settings (data_fingerprint, encoder differ" in capsys.readouterr().err
     assert (out / "training_summary.json").exists()
+
+
+def test_a_folder_that_holds_something_else_is_never_replaced(tiny_benchmark, tmp_path):
+    out = tmp_path / "runs"
+    (out / "bm25").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(RunFolderError, match="is not empty and holds no run, so it is not replaced"):
+            _run(tiny_benchmark, out, seed=1, overwrite=overwrite)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "bm25").is_dir()
+    (tmp_path / "empty").mkdir()
+    _run(tiny_benchmark, tmp_path / "empty", seed=1)  # an empty folder is free
+    assert (tmp_path / "empty" / "manifest.json").is_file()

@@ -46,12 +46,18 @@ def holds_run(folder: str | Path) -> bool:
 
 
 def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, option: str = "--overwrite") -> None:
-    """Raise unless ``out_dir`` is free: absent, empty, or holding no run. ``overwrite`` allows replacing
-    a run (the old folder is removed only when the new run is complete)."""
+    """Raise unless ``out_dir`` is free: absent or empty. ``overwrite`` allows replacing a run (the old
+    folder is removed only when the new run is complete); a non-empty folder that holds no run is never
+    replaced, since it may be anything (``--out runs`` for ``--out runs/bm25``)."""
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise RunFolderError(f"{out_dir} is a file, not a run folder")
-    if overwrite or not out_dir.is_dir():
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    if not holds_run(out_dir):
+        raise RunFolderError(f"{out_dir} is not empty and holds no run, so it is not replaced; give a new or empty "
+                             "folder as --out")
+    if overwrite:
         return
     if holds_run(out_dir):
         manifest = _read_json(out_dir / MANIFEST_FILE)
