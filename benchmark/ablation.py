@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,7 @@ from tqdm.auto import tqdm
 
 from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError
+from benchmark.harness.run_folder import STAGING_PREFIX, RunFolderError, holds_run
 from benchmark.harness.runner import RunResult, run_system
 from benchmark.harness.settings import merge_config
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
@@ -220,16 +223,24 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
 
 def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_dir: str | Path, *,
              track: bool = True, tracking_uri: str | None = None, experiment: str | None = None,
-             echo: bool = True) -> GridResult:
+             echo: bool = True, overwrite: bool = False) -> GridResult:
     """Run every variant x seed of ``grid`` on ``data`` (default: the grid's ``data_dir``), write the
-    comparison table to ``out_dir`` (``ablation.md``, ``ablation.json``) and return it."""
+    comparison table to ``out_dir`` (``ablation.md``, ``ablation.json``) and return it.
+
+    An ``out_dir`` that already holds a grid or a run is refused unless ``overwrite``; then each cell's
+    folder is replaced once its new run is complete, and run folders of the old grid that this one does
+    not have are removed at the end, so the folder holds exactly this grid."""
     grid = grid if isinstance(grid, Grid) else load_grid(grid)
+    out_dir = Path(out_dir)
+    old_runs = _grid_run_folders(out_dir)
+    if not overwrite and (old_runs or (out_dir / "ablation.json").exists() or holds_run(out_dir)):
+        raise RunFolderError(f"{out_dir} already holds an ablation grid or runs ({len(old_runs)} run folders); give "
+                             "--overwrite to replace them, or another --out")
     data = data if data is not None else grid.data_dir
     if data is None:
         raise ConfigError(f"grid '{grid.name}' names no data_dir: give the data folder")
     benchmark = data if isinstance(data, Benchmark) else load_benchmark(data)
     protocol = grid.protocol.bind(benchmark.name, benchmark.fingerprint, grid.split)
-    out_dir = Path(out_dir)
     cells = [(variant, seed) for variant in grid.variants for seed in grid.seeds]
     runs: list[RunResult] = []
     bar = tqdm(cells, desc=f"grid {grid.name}", unit="run", disable=not echo)
@@ -239,7 +250,8 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
                                protocol=protocol, config=variant.config, seed=seed, track=track,
                                tracking_uri=tracking_uri, experiment=experiment or f"vcval-grid-{grid.name}",
                                run_name=f"{variant.name} seed {seed}",
-                               labels={"grid": grid.name, "variant": variant.name}, echo=False))
+                               labels={"grid": grid.name, "variant": variant.name}, echo=False,
+                               overwrite=overwrite))
     bar.close()
     for deviation in sorted({(run.system, d) for run in runs for d in run.deviations}):
         warn(f"runs of {deviation[0]} deviate from protocol '{protocol.name}': {deviation[1]}")
@@ -248,8 +260,12 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
         warn(f"{len(warnings)} of {len(runs)} runs could not be logged to MLflow; the first: {warnings[0]}")
     result = compare_runs(grid, protocol, runs, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "ablation.md").write_text(result.render() + "\n", encoding="utf-8")
-    (out_dir / "ablation.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    kept = {run.out_dir.resolve() for run in runs}
+    for stale in old_runs:
+        if stale.resolve() not in kept:
+            shutil.rmtree(stale, ignore_errors=True)
+    _write_atomically(out_dir / "ablation.md", result.render() + "\n")
+    _write_atomically(out_dir / "ablation.json", json.dumps(result.to_dict(), indent=2) + "\n")
     if echo:
         print(result.render())
         print(f"\nwrote {out_dir / 'ablation.md'} and {out_dir / 'ablation.json'}; one run folder per variant "
@@ -308,6 +324,20 @@ def _average_per_query(runs: Sequence[RunResult], metrics: Sequence[str]) -> lis
             averaged[key] = math.fsum(values) / len(values)
         rows.append(averaged)
     return rows
+
+
+def _grid_run_folders(out_dir: Path) -> list[Path]:
+    """Run folders under a grid folder (not those still being written)."""
+    if not out_dir.is_dir():
+        return []
+    return sorted(manifest.parent for manifest in out_dir.rglob("manifest.json")
+                  if not any(part.startswith(STAGING_PREFIX) for part in manifest.relative_to(out_dir).parts))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    partial = path.with_name(f"{STAGING_PREFIX}{path.name}")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
 
 
 def _slug(name: str) -> str:

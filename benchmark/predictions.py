@@ -191,14 +191,19 @@ class _SizeLimitedReader:
 
 def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes]]:
     """Yield (line number, raw line) of a plain or gzip file; feeds the raw file bytes to ``digest``."""
+    if path.is_dir():
+        raise InputError("a folder, not a predictions file", path=str(path))
     if not path.is_file():
         raise InputError("no such predictions file", path=str(path))
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(f"the file is larger than the size limit of {max_bytes} bytes "
                          "(raise it with --max-bytes if this is intended)", path=str(path))
-    with open(path, "rb") as raw_handle:
-        compressed = raw_handle.read(2) == b"\x1f\x8b"
+    try:
+        with open(path, "rb") as raw_handle:
+            compressed = raw_handle.read(2) == b"\x1f\x8b"
+    except OSError as error:  # e.g. no read permission
+        raise InputError(f"cannot be read: {error.strerror or error}", path=str(path)) from error
     with open(path, "rb") as raw_handle:
         hashing = cast(IO[bytes], _HashingReader(raw_handle, digest))
         handle = cast(IO[bytes], gzip.GzipFile(fileobj=hashing, mode="rb")) if compressed else hashing
@@ -242,6 +247,12 @@ def _parse_line(raw: bytes, line: int, problems: _Problems) -> dict | None:
             value = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             problems.add(line, None, None, f"not valid JSON ({error.__class__.__name__}: {error})")
+            return None
+        except RecursionError:
+            problems.add(line, None, None, "nested too deeply to be read (a line is one flat object)")
+            return None
+        except ValueError as error:  # an integer of more digits than Python converts
+            problems.add(line, None, None, f"not readable JSON ({' '.join(str(error).split())[:160]})")
             return None
     if not isinstance(value, dict):
         problems.add(line, None, None, f"expected a JSON object, got {type(value).__name__}")

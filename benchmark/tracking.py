@@ -8,7 +8,8 @@ when the store cannot be reached the run still completes, everything stays in th
 Store: ``MLFLOW_TRACKING_URI`` when set, else ``sqlite:///mlflow.db`` in the working folder. MLflow's own
 HTTP retries (7 retries, 120 s timeout by default) are cut to 0 retries and a 10 s timeout unless the user
 set ``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``MLFLOW_HTTP_REQUEST_TIMEOUT``, so an unreachable server costs
-seconds, not minutes.
+seconds, not minutes. A ``sqlite:///`` store that cannot be written (a read-only file or folder) is found
+by :func:`sqlite_store_problem` before MLflow is called, since MLflow would retry it for about 100 s.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -75,6 +77,31 @@ def short_http_timeouts() -> Iterator[None]:
             logger.setLevel(level)
 
 
+def sqlite_store_problem(uri: str) -> str | None:
+    """Why a ``sqlite:///PATH`` store cannot be written (None when it can, or for another kind of store).
+
+    MLflow retries opening a SQLite store it cannot open ten times with back-off (about 100 s) and prints
+    SQLAlchemy tracebacks for a read-only one; this check takes milliseconds. It opens the database (which
+    creates an empty one, as MLflow would) and writes inside a transaction that it rolls back."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///").split("?", 1)[0])
+    try:
+        if path.is_dir():
+            return f"{path} is a folder, not a database file"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(str(path), timeout=5)
+        try:
+            connection.execute("BEGIN IMMEDIATE")  # the write lock: refused for a read-only file
+            connection.execute("CREATE TABLE vcval_write_probe (x)")  # needs the journal: a read-only folder
+            connection.rollback()
+        finally:
+            connection.close()
+    except (OSError, sqlite3.Error) as error:
+        return f"cannot write the SQLite database {path}: {error}"
+    return None
+
+
 def run_params(manifest: Mapping[str, Any]) -> dict[str, str]:
     """MLflow params of a run: the system, split and seed, ``config.<key>`` and ``protocol.<field>``."""
     params = {"system": manifest["system"], "split": manifest["split"], "seed": manifest["seed"]}
@@ -117,6 +144,9 @@ def run_tags(manifest: Mapping[str, Any]) -> dict[str, str]:
         "wall_time_s": round(float(manifest["wall_time_s"]), 3),
         "deviations": manifest.get("deviations") or [],
     }
+    hashes = manifest.get("files_sha256") or {}
+    if "predictions.jsonl" in hashes:  # lets `vcval submit --from-run RUN_ID` check the folder still holds it
+        tags["predictions_sha256"] = hashes["predictions.jsonl"]
     tags.update({key: value for key, value in (manifest.get("labels") or {}).items()})
     return {f"{TAG_PREFIX}{key}": _text(value) for key, value in tags.items()}
 
@@ -124,14 +154,20 @@ def run_tags(manifest: Mapping[str, Any]) -> dict[str, str]:
 def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: str | None = None,
                    run_name: str | None = None) -> TrackingResult:
     """Log a finished run folder to MLflow. Never raises for store problems: a result with a warning
-    says what went wrong, and the folder keeps everything."""
+    says what went wrong, and the folder keeps everything. A folder whose files do not match its
+    manifest raises :class:`~benchmark.harness.run_folder.RunFolderError`."""
+    from benchmark.harness.run_folder import read_verified_manifest
+
     run_dir = Path(run_dir)
-    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_verified_manifest(run_dir)  # a folder whose files are not the run's is refused, not logged
     scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
     uri = uri or default_tracking_uri()
     experiment = experiment or manifest.get("experiment") or DEFAULT_EXPERIMENT
     run_name = run_name or manifest.get("run_name") or manifest["system"]
     try:
+        problem = sqlite_store_problem(uri)
+        if problem:
+            raise OSError(problem)
         with short_http_timeouts():
             run_id = _log(uri, experiment, run_name, run_dir, manifest, scores)
     except Exception as error:  # the store's failure must not fail the run: everything is in run_dir

@@ -19,12 +19,15 @@ class RenderedLeaderboard:
 
 
 def render_leaderboard(store: SubmissionStore | str | Path, out_dir: str | Path, split: str | None = None,
-                       plots: bool = True) -> RenderedLeaderboard:
-    """Write ``leaderboard.{md,csv,tex,html}`` and, per comparable group, ``plots/<group>/*.{png,svg}``."""
+                       plots: bool = True, strict: bool = False) -> RenderedLeaderboard:
+    """Write ``leaderboard.{md,csv,tex,html}`` and, per comparable group, ``plots/<group>/*.{png,svg}``.
+
+    A store folder that is not a readable entry (or whose files do not match its record) is skipped with
+    a warning naming it; ``strict`` refuses the whole store instead."""
     store = store if isinstance(store, SubmissionStore) else SubmissionStore(store)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables = build_tables(store.entries(), split)
+    tables = build_tables(store.entries(strict=strict), split)
     files = []
     for name, text in (("leaderboard.md", render_markdown(tables)), ("leaderboard.csv", render_csv(tables)),
                        ("leaderboard.tex", render_latex(tables)), ("leaderboard.html", render_html(tables))):

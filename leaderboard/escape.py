@@ -4,7 +4,8 @@ strangers: every renderer passes them through one of these, never raw."""
 from __future__ import annotations
 
 import html
-from urllib.parse import urlsplit
+import re
+from urllib.parse import quote, urlsplit
 
 _LATEX = {
     "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -12,6 +13,10 @@ _LATEX = {
     "<": r"\textless{}", ">": r"\textgreater{}",
 }
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+!|~")
+# Characters RFC 3986 allows in a URL, left as they are in a Markdown link destination (``%`` keeps
+# existing escapes); everything else is percent-encoded.
+_URL_SAFE = "/:?#[]@!$&'()*+,;=%~-._"
+_URL_FORBIDDEN = re.compile(r'[\s<>"\\`{}|^\x00-\x1f\x7f]')
 
 
 def one_line(text: str) -> str:
@@ -44,5 +49,25 @@ def safe_url(url: str) -> str | None:
     url = url.strip()
     if not url:
         return None
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced IPv6 bracket
+        return None
     return url if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def markdown_url(url: str) -> str:
+    """A link destination for ``[text](<...>)``: every character that could end it (``>``, a newline), split
+    a table row (``|``) or start HTML (``<``) is percent-encoded, so the link cannot break out."""
+    return quote(url, safe=_URL_SAFE)
+
+
+def link_problem(url: str) -> str | None:
+    """Why ``url`` is not accepted as a submission's link (None when it is: empty, or a plain http(s) URL)."""
+    if not url:
+        return None
+    if _URL_FORBIDDEN.search(url):
+        return "contains whitespace, a control character or one of < > \" \\ ` { } | ^ (percent-encode them)"
+    if safe_url(url) is None:
+        return "is not an http:// or https:// URL with a host"
+    return None

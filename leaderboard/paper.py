@@ -34,10 +34,11 @@ import numpy as np
 
 from benchmark.errors import ConfigError
 from leaderboard import escape
-from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery, read_entry
+from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
-from leaderboard.runs import entry_from_run, mlflow_run_folders
+from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
+from leaderboard.store import read_checked_entry
 from leaderboard.table import LeaderboardTable, build_tables
 
 MLFLOW_PREFIX = "mlflow:"
@@ -78,8 +79,8 @@ def collect_sources(sources: Sequence[str | Path]) -> PaperSources:
         root = Path(source)
         if not root.exists():
             raise ConfigError(f"no such run folder, grid folder or store: {root}")
-        entries += [read_entry(meta.parent) for meta in sorted(root.rglob(META_FILE))
-                    if not meta.parent.name.startswith(".")]
+        entries += [read_checked_entry(meta.parent) for meta in sorted(root.rglob(META_FILE))
+                    if not is_staging(meta.relative_to(root))]
         ablations += [Ablation(path, json.loads(path.read_text(encoding="utf-8")))
                       for path in sorted(root.rglob("ablation.json"))]
     return PaperSources(entries, grid_runs, ablations)
@@ -88,7 +89,10 @@ def collect_sources(sources: Sequence[str | Path]) -> PaperSources:
 def _run_folders(source: str | Path) -> list[Path]:
     if isinstance(source, str) and source.startswith(MLFLOW_PREFIX):
         return mlflow_run_folders(source[len(MLFLOW_PREFIX):])
-    return sorted(manifest.parent for manifest in Path(source).rglob("manifest.json"))
+    root = Path(source)
+    # A hidden staging folder is a run still being written (or one that was killed): not a record.
+    return sorted(manifest.parent for manifest in root.rglob("manifest.json")
+                  if not is_staging(manifest.relative_to(root)))
 
 
 def average_seeds(entries: Sequence[Entry]) -> list[Entry]:

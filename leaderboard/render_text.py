@@ -38,9 +38,9 @@ def _markdown_name(table_row_entry) -> str:
     meta = table_row_entry.meta
     name = escape.markdown(meta.name)
     url = escape.safe_url(meta.url)
-    linked = f"[{name}](<{url}>)" if url else name
+    linked = f"[{name}](<{escape.markdown_url(url)}>)" if url else name
     paper = escape.safe_url(meta.paper)
-    return f"{linked} ([paper](<{paper}>))" if paper else linked
+    return f"{linked} ([paper](<{escape.markdown_url(paper)}>))" if paper else linked
 
 
 def render_markdown(tables: Sequence[LeaderboardTable], title: str = "VCVAL leaderboard",

@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import ConfigError, DataError
+from benchmark.harness.run_folder import PREDICTIONS_FILE, STAGING_PREFIX, file_sha256, read_verified_manifest
 from leaderboard.entry import Entry, EntryMeta
 
 RUN_DIR_TAG = "vcval.run_dir"
+PREDICTIONS_SHA_TAG = "vcval.predictions_sha256"
 
 
 def read_manifest(run_dir: Path) -> dict:
-    try:
-        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"not a readable run folder: {error}", path=str(run_dir)) from error
+    """The run's manifest, once its files are checked against it (a mixed or edited folder is refused)."""
+    if not (run_dir / "manifest.json").is_file():
+        raise DataError("not a run folder (no manifest.json)", path=str(run_dir))
+    return read_verified_manifest(run_dir)
 
 
 def entry_from_run(run_dir: Path) -> Entry:
@@ -71,17 +73,21 @@ def mlflow_run_folders(experiment: str, tracking_uri: str | None = None) -> list
 
 
 def resolve_run(reference: str, tracking_uri: str | None = None) -> Path:
-    """A run folder given by its path or by its MLflow run id."""
+    """A run folder given by its path or by its MLflow run id.
+
+    For a run id, the folder MLflow recorded is used only if it still holds that run (see
+    :func:`_still_holds`); otherwise the run's logged artifacts, which are the folder as it was logged."""
     path = Path(reference)
     if (path / "manifest.json").is_file():
         return path
     from mlflow import MlflowClient
 
-    from benchmark.tracking import default_tracking_uri
+    from benchmark.tracking import default_tracking_uri, short_http_timeouts
 
     client = MlflowClient(tracking_uri=tracking_uri or default_tracking_uri())
     try:
-        run = client.get_run(reference)
+        with short_http_timeouts():
+            run = client.get_run(reference)
     except Exception as error:  # MLflow raises its own exception types for unknown ids and stores
         raise ConfigError(f"'{reference}' is neither a run folder (with manifest.json) nor a run id in the MLflow "
                           f"store {client.tracking_uri}: {' '.join(str(error).split())[:200]}") from error
@@ -90,9 +96,36 @@ def resolve_run(reference: str, tracking_uri: str | None = None) -> Path:
 
 def _folder_of(client, run) -> Path:
     recorded = run.data.tags.get(RUN_DIR_TAG)
-    if recorded and (Path(recorded) / "manifest.json").is_file():
+    if recorded and _still_holds(Path(recorded), run):
         return Path(recorded)
     target = Path(tempfile.mkdtemp(prefix=f"vcval-run-{run.info.run_id[:8]}-"))
-    return Path(client.download_artifacts(run.info.run_id, "", str(target)))
+    try:
+        folder = Path(client.download_artifacts(run.info.run_id, "", str(target)))
+    except Exception as error:  # the artifacts may be gone with the store's artifact folder
+        raise ConfigError(f"MLflow run {run.info.run_id}: its folder {recorded or '(not recorded)'} no longer holds "
+                          f"this run and its artifacts cannot be read ({' '.join(str(error).split())[:200]})") from error
+    if not (folder / "manifest.json").is_file():
+        raise ConfigError(f"MLflow run {run.info.run_id}: its folder {recorded or '(not recorded)'} no longer holds "
+                          "this run and its logged artifacts hold no manifest.json")
+    return folder
 
 
+def _still_holds(run_dir: Path, run) -> bool:
+    """Whether ``run_dir`` still holds the MLflow ``run``: the run id in its ``tracking.json``, or, for a
+    folder logged later with ``vcval runs --log``, the predictions' sha256 that the run was tagged with."""
+    if not (run_dir / "manifest.json").is_file():
+        return False
+    try:
+        record = json.loads((run_dir / "tracking.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = None
+    if isinstance(record, dict) and record.get("run_id"):
+        return record["run_id"] == run.info.run_id
+    logged_sha = run.data.tags.get(PREDICTIONS_SHA_TAG)
+    predictions = run_dir / PREDICTIONS_FILE
+    return bool(logged_sha) and predictions.is_file() and file_sha256(predictions) == logged_sha
+
+
+def is_staging(path: Path) -> bool:
+    """Inside a folder still being written (a run or a store entry): never read as a record."""
+    return any(part.startswith(STAGING_PREFIX) for part in path.parts)

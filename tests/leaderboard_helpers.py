@@ -59,10 +59,21 @@ DEMO_SYSTEMS = (
 )
 
 
+# Links that `vcval submit` refuses today, as an entry stored by an earlier version may still hold them:
+# a script link, and links that try to break out of a Markdown link and table row.
+HOSTILE_LINKS = {
+    0: {"url": "https://example.org/>)<img src=x onerror=alert(4)>", "paper": "https://arxiv.org/a\n| injected |"},
+    1: {"paper": "javascript:alert(1)"},
+}
+
+
 def populate_store(store_root: Path, benchmark, work: Path, split: str = "test"):
-    """Submit the three :data:`DEMO_SYSTEMS` to a store; returns their :class:`SubmitResult`s."""
-    from leaderboard.entry import SubmissionInfo
-    from leaderboard.store import SubmissionStore, submit_predictions
+    """Submit the three :data:`DEMO_SYSTEMS` to a store, then give two of them the :data:`HOSTILE_LINKS`;
+    returns their :class:`SubmitResult`s."""
+    import json
+
+    from leaderboard.entry import SubmissionInfo, read_entry
+    from leaderboard.store import SubmissionStore, SubmitResult, submit_predictions
 
     store = SubmissionStore(store_root)
     data, corpus = benchmark.split(split), benchmark.corpus(split)
@@ -71,9 +82,13 @@ def populate_store(store_root: Path, benchmark, work: Path, split: str = "test")
         path = write_simulated(work / f"system{index}.jsonl", data, corpus, first_rate=first_rate, jitter=jitter,
                                seed=seed)
         info = SubmissionInfo(name, authors="Li & Weng_" if index == 2 else "Anon", url="https://example.org/a?b=1&c=2",
-                              paper="javascript:alert(1)" if index == 1 else "https://arxiv.org/abs/2210.05423",
-                              notes="<b>notes</b> 100%")
-        results.append(submit_predictions(store, path, benchmark, split, info))
+                              paper="https://arxiv.org/abs/2210.05423", notes="<b>notes</b> 100%")
+        result = submit_predictions(store, path, benchmark, split, info)
+        if index in HOSTILE_LINKS:
+            meta_path = result.entry.path / "meta.json"
+            meta_path.write_text(json.dumps({**json.loads(meta_path.read_text()), **HOSTILE_LINKS[index]}))
+            result = SubmitResult(read_entry(result.entry.path), result.created)
+        results.append(result)
     return results
 
 

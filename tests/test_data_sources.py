@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -253,3 +254,23 @@ def test_resample_averages_bins():
 def test_load_clip_features_is_capped(tiny_benchmark):
     video = next(iter(tiny_benchmark.split("test").videos.values()))
     assert load_clip_features(video.feature_path, 8).shape == (8, 1024)
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_not_served_from_the_cache(tiny_data_dir, tmp_path):
+    """The issue's reproduction: same size, mtime restored (rsync -t, git checkout, archives do this)."""
+    folder = tmp_path / "stale"
+    shutil.copytree(tiny_data_dir, folder)
+    test_file = folder / "text" / "test.json"
+    before = load_benchmark(folder, cache_dir=tmp_path / "cache")
+    records = json.loads(test_file.read_text())
+    end = records[0]["answer_end_second"]
+    assert end >= 10  # one digit less keeps the size: 39 -> 19 as in the issue
+    stat = test_file.stat()
+    edited = test_file.read_text().replace(f'"answer_end_second": {json.dumps(end)}',
+                                           f'"answer_end_second": {json.dumps(end - 10)}', 1)
+    test_file.write_text(edited)
+    os.utime(test_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert test_file.stat().st_size == stat.st_size and test_file.stat().st_mtime_ns == stat.st_mtime_ns
+    after = load_benchmark(folder, cache_dir=tmp_path / "cache")
+    assert after.split("test").annotations[0].end == end - 10
+    assert after.fingerprint != before.fingerprint

@@ -141,3 +141,51 @@ def test_a_real_mlflow_server_receives_the_run(tiny_benchmark, tmp_path, migrate
         except subprocess.TimeoutExpired:
             os.killpg(server.pid, 9)
             server.wait()
+
+
+def _log_command(run_dir: Path, uri: str) -> list[str]:
+    return [sys.executable, "-m", "benchmark.cli.main", "runs", "--log", str(run_dir), "--tracking-uri", uri]
+
+
+def test_a_sqlite_store_that_cannot_be_opened_fails_over_in_seconds(tiny_benchmark, tmp_path, capsys):
+    """MLflow retries such a store ten times with back-off (about 100 s) before giving up."""
+    run_system("overlap", tiny_benchmark, tmp_path / "run", track=False, echo=False)
+    (tmp_path / "store").mkdir()  # a folder where the database file should be: SQLite cannot open it
+    started = time.perf_counter()
+    result = run_system("overlap", tiny_benchmark, tmp_path / "run", tracking_uri=f"sqlite:///{tmp_path / 'store'}",
+                        echo=False, overwrite=True)
+    assert time.perf_counter() - started < 10
+    assert not result.tracking.logged and "is a folder, not a database file" in result.tracking.warning
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("WARNING: the MLflow tracking store") and "Traceback" not in err
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-database", "existing-database"])
+def test_a_read_only_sqlite_store_fails_over_in_seconds_with_one_line(tiny_benchmark, migrated_store, tmp_path,
+                                                                    existing):
+    run_system("overlap", tiny_benchmark, tmp_path / "run", track=False, echo=False)
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if existing:
+        shutil.copy(migrated_store, folder / "mlflow.db")
+    command = _log_command(tmp_path / "run", f"sqlite:///{folder / 'mlflow.db'}")
+    if os.geteuid() == 0:  # permissions do not stop root: mount the folder read-only in a private namespace
+        if shutil.which("unshare") is None:
+            pytest.skip("running as root without unshare: cannot make a read-only folder")
+        script = f'mount --bind "{folder}" "{folder}" && mount -o remount,bind,ro "{folder}" && exec "$@"'
+        command = ["unshare", "-m", "sh", "-c", script, "sh", *command]
+    else:
+        for path in folder.iterdir():
+            path.chmod(0o444)
+        folder.chmod(0o555)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    elapsed = time.perf_counter() - started
+    folder.chmod(0o755)
+    if done.returncode != 1 and "mount" in done.stderr:
+        pytest.skip(f"cannot mount a read-only folder here: {done.stderr.strip()[:200]}")
+    assert done.returncode == 1, done.stderr
+    assert elapsed < 10
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("WARNING: the MLflow tracking store") and "cannot write the SQLite database" in done.stderr

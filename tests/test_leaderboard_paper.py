@@ -133,6 +133,8 @@ def test_runs_found_through_mlflow(recorded, tmp_path):
     experiment = client.create_experiment("paper-test")
     run = client.create_run(experiment, tags={"vcval.run_dir": str(recorded / "runs" / "ccgs-42")})
     client.set_terminated(run.info.run_id)
+    # The folder still holds that run: the harness records the run id beside it once logged.
+    (recorded / "runs" / "ccgs-42" / "tracking.json").write_text(json.dumps({"run_id": run.info.run_id}))
     moved = client.create_run(experiment)  # its folder is gone: the artifacts are the copy
     client.log_artifacts(moved.info.run_id, str(recorded / "runs" / "dense+span-1"))
     client.set_terminated(moved.info.run_id)

@@ -21,7 +21,7 @@ from leaderboard.render_html import render_html
 from leaderboard.render_text import render_csv, render_latex, render_markdown
 from leaderboard.store import SubmissionStore
 from leaderboard.table import build_tables
-from tests.leaderboard_helpers import DEMO_SYSTEMS, HOSTILE_NAME, populate_store
+from tests.leaderboard_helpers import DEMO_SYSTEMS, HOSTILE_LINKS, HOSTILE_NAME, populate_store
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +243,60 @@ def test_localization_track_gets_its_own_columns_and_plots(tiny_benchmark, tmp_p
     assert "Loc IoU=0.5" in header and "Video R@1" not in header
     stems = {path.stem for path in rendered.files if path.suffix == ".png"}
     assert stems == {"r1_vs_iou", "slices", "errors"}
+
+
+def test_markdown_renders_to_no_submitter_tag(rendered):
+    """CommonMark passes raw HTML through (GitHub too): rendered, leaderboard.md must hold only the
+    table's own tags, one row per entry with every cell, and only http(s) links."""
+    from html.parser import HTMLParser
+
+    from markdown_it import MarkdownIt
+
+    class Tags(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.hrefs, self.rows = [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            if tag == "a":
+                self.hrefs.append(dict(attrs)["href"])
+            if tag == "tr":
+                self.rows.append(0)
+            if tag in ("td", "th"):
+                self.rows[-1] += 1
+
+    text = rendered.files[0].read_text()
+    assert "<img" in HOSTILE_LINKS[0]["url"] and "\n" in HOSTILE_LINKS[0]["paper"]
+    page = MarkdownIt("commonmark").enable("table").render(text)
+    parser = Tags()
+    parser.feed(page)
+    assert set(parser.tags) <= {"h1", "h2", "p", "table", "thead", "tbody", "tr", "th", "td", "a", "strong", "code"}
+    assert len(parser.rows) == 1 + len(DEMO_SYSTEMS) and len(set(parser.rows)) == 1  # no row broken or injected
+    assert all(href.startswith(("https://", "http://")) for href in parser.hrefs)
+    assert "https://example.org/%3E)%3Cimg%20src=x%20onerror=alert(4)%3E" in parser.hrefs
+
+
+@pytest.mark.parametrize("field, link", [
+    ("url", "https://x.org/>)<img src=x onerror=alert(4)>"), ("paper", "https://x.org/a\n| injected |"),
+    ("url", "javascript:alert(1)"), ("paper", "ftp://x.org/a"), ("url", "x.org/a")])
+def test_submit_accepts_only_plain_http_links(tiny_data_dir, tmp_path, capsys, field, link):
+    from benchmark.cli.main import main
+    from tests.leaderboard_helpers import write_simulated
+
+    predictions = tmp_path / "p.jsonl"
+    write_simulated(predictions, *_tiny_test(tiny_data_dir), first_rate=0.5, jitter=0.5, seed=0)
+    argv = ["submit", str(predictions), "--data-dir", str(tiny_data_dir), "--split", "test", "--store",
+            str(tmp_path / "s"), "--name", "x"]
+    assert main([*argv, f"--{field}", link]) == 2
+    err = capsys.readouterr().err
+    assert f"field '{field}'" in err and "give an http(s) link" in err and "Traceback" not in err
+    assert not (tmp_path / "s").exists()
+    assert main([*argv, f"--{field}", "https://x.org/a?b=1&c=%3C"]) == 0
+
+
+def _tiny_test(data_dir):
+    from benchmark.data import load_benchmark
+
+    benchmark = load_benchmark(data_dir)
+    return benchmark.split("test"), benchmark.corpus("test")

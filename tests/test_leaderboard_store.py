@@ -164,3 +164,60 @@ def test_cli_rejects_invalid_file_and_leaves_store_untouched(tiny_data_dir, tiny
     assert code == 2
     assert "line 1, qid" in err and "candidates[0].video_id" in err and "unknown video 'no-such-video'" in err
     assert not store_root.exists() or os.listdir(store_root) == []
+
+
+def test_stale_staging_folders_are_removed_at_the_next_submit(tiny_benchmark, tmp_path):
+    """A submit killed after writing its staging folder leaves it behind; the next submit removes it once
+    it is an hour old, unless a running submit holds its lock."""
+    import fcntl
+    import time
+
+    root = tmp_path / "store"
+    root.mkdir()
+    old = time.time() - 2 * 3600
+    folders = {}
+    for name in ("killed", "still-writing", "recent"):
+        folder = root / f".staging-{name}-x1"
+        folder.mkdir()
+        (folder / "meta.json").write_text("{}")
+        if name != "recent":
+            os.utime(folder, (old, old))
+        folders[name] = folder
+    lock = os.open(folders["still-writing"], os.O_RDONLY)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        split = tiny_benchmark.split("test")
+        path = write_simulated(tmp_path / "p.jsonl", split, tiny_benchmark.corpus("test"), first_rate=0.5,
+                               jitter=0.5, seed=0)
+        assert submit_predictions(SubmissionStore(root), path, tiny_benchmark, "test", SubmissionInfo("x")).created
+    finally:
+        os.close(lock)
+    assert not folders["killed"].exists()
+    assert folders["still-writing"].exists() and folders["recent"].exists()
+
+
+def test_a_junk_folder_is_skipped_with_a_warning_unless_strict(tiny_benchmark, tmp_path, capsys):
+    root = tmp_path / "store"
+    populate_store(root, tiny_benchmark, tmp_path)
+    (root / "junk").mkdir()
+    (root / "junk" / "notes.txt").write_text("not an entry")
+    out = tmp_path / "site"
+    assert main(["leaderboard", "--store", str(root), "--out", str(out), "--no-plots"]) == 0
+    captured = capsys.readouterr()
+    assert f"WARNING: skipping {root / 'junk'}, which is not a readable entry: {root / 'junk' / 'meta.json'}: missing" \
+        in captured.err
+    assert captured.out.startswith(f"{len(DEMO_SYSTEMS)} entries in 1 comparable group(s)")
+    assert main(["leaderboard", "--store", str(root), "--out", str(out), "--no-plots", "--strict"]) == 2
+    assert f"vcval leaderboard: error: {root / 'junk' / 'meta.json'}: missing" in capsys.readouterr().err
+
+
+def test_an_entry_whose_predictions_were_edited_is_not_published(tiny_benchmark, tmp_path, capsys):
+    root = tmp_path / "store"
+    results = populate_store(root, tiny_benchmark, tmp_path)
+    edited = results[0].entry.path / "predictions.jsonl.gz"
+    other = results[1].entry.path / "predictions.jsonl.gz"
+    edited.write_bytes(other.read_bytes())  # the numbers in scores.json are no longer those of the file
+    with pytest.raises(DataError, match="predictions.jsonl.gz: does not match the entry's meta.json"):
+        SubmissionStore(root).entries()
+    assert len(SubmissionStore(root).entries(strict=False)) == len(DEMO_SYSTEMS) - 1
+    assert f"skipping {results[0].entry.path}" in capsys.readouterr().err

@@ -9,6 +9,7 @@ unmodified evaluators printed for it (see its ``evaluators`` field for repositor
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -59,3 +60,45 @@ def test_cmivqa_retrieval_joint_and_single_video_numbers(tmp_path, split):
     for ours, theirs in AGREEMENT["cmivqa_pairs"]:
         mine = (located if ours.startswith("loc_") else report).metrics[ours]
         assert mine == pytest.approx(AGREEMENT["cmivqa_results"][theirs], abs=1e-9), (ours, theirs)
+
+
+def _benchmark_module(name: str):
+    import importlib
+    import sys
+
+    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
+
+
+def test_tvr_ties_and_float32_thresholds_agree_within_its_last_decimal():
+    """With 20,000 questions an exact x.xx5 occurs: ours 7.955 is 7.96 rounded, TVR (float32) reports 7.95.
+    The comparison allows a 0.01 difference between TVR's two-decimal value and our unrounded one."""
+    import numpy as np
+
+    agreement = _benchmark_module("agreement")
+    ours = float(np.r_[np.full(1591, 100.0), np.zeros(18409)].mean())  # video R@1 as vcval averages it: 7.955
+    theirs = round(float(np.float32(1591) / np.float32(20000) * np.float32(100)), 2)  # TVR: float32, 2 decimals
+    assert (round(ours, 2), theirs) == (7.96, 7.95)  # the old comparison of rounded values said "not the same"
+    assert agreement.tvr_agrees(ours, 7.95) and agreement.tvr_agrees(ours, 7.96)
+    assert not agreement.tvr_agrees(ours, 7.97) and not agreement.tvr_agrees(ours, 7.94)
+    # Two spans with an IoU of exactly 0.5 that float32 puts below it: 60.31 for vcval, 60.30 for TVR.
+    assert agreement.tvr_agrees(12062 / 20000 * 100, 60.30) and not agreement.tvr_agrees(60.31, 60.29)
+
+
+def test_peer_evaluators_come_from_the_clones_given(tmp_path, capsys):
+    agreement = _benchmark_module("agreement")
+    with pytest.raises(SystemExit, match=r"give --tvr DIR, a clone of https://github.com/jayleicn/TVRetrieval"):
+        agreement.export_evaluator(agreement.TVR, None, tmp_path)
+    clone = tmp_path / "TVRetrieval"
+    (clone / "standalone_eval").mkdir(parents=True)
+    (clone / "standalone_eval" / "eval.py").write_text("print('tvr')\n")
+    path, commit = agreement.export_evaluator(agreement.TVR, clone, tmp_path / "out")
+    assert path.read_text() == "print('tvr')\n" and commit.startswith("unknown")
+    with pytest.raises(SystemExit, match=r"--cmivqa .*: holds no task23/eval.py; give --cmivqa DIR"):
+        agreement.export_evaluator(agreement.CMIVQA, clone, tmp_path / "out")
+    bench = _benchmark_module("bench_scoring")
+    with pytest.raises(SystemExit):
+        bench.main(["--questions", "10"])
+    assert "give --tvr DIR" in capsys.readouterr().err

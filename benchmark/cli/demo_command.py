@@ -81,8 +81,10 @@ def run_demo(args: argparse.Namespace) -> int:
             config = {"preset": "tiny", "epochs": 2, "spans_per_video": 10, "encoder": str(ccgs_encoder),
                       "out_dir": str(out / "checkpoints" / "ccgs")}
         protocol = load_protocol("medvidcqa-paper").replace(task=demo_run.task)
+        # The demo owns its working folder: a second demo replaces the first one's runs.
         results.append(run_system(demo_run.system, benchmark, out / "runs" / _slug(demo_run.system),
-                                  protocol=protocol, config=config, tracking_uri=tracking_uri, echo=False))
+                                  protocol=protocol, config=config, tracking_uri=tracking_uri, echo=False,
+                                  overwrite=True))
         print(_one_line(results[-1]))
 
     print("\n[3/4] publishing the runs to the submissions store")

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--split", default=None, help="only entries of this split (default: all)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse the store if any folder in it is not a readable entry (default: skip it with "
+                             "a warning naming it)")
     parser.set_defaults(handler=_leaderboard)
 
     paper = subparsers.add_parser(
@@ -38,7 +41,7 @@ def register(subparsers) -> None:
 def _leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.build import render_leaderboard  # matplotlib loads only when rendering
 
-    rendered = render_leaderboard(args.store, args.out, args.split, plots=not args.no_plots)
+    rendered = render_leaderboard(args.store, args.out, args.split, plots=not args.no_plots, strict=args.strict)
     entries = sum(len(table.rows) for table in rendered.tables)
     print(f"{entries} entries in {len(rendered.tables)} comparable group(s) from {args.store}")
     for table in rendered.tables:

@@ -44,7 +44,9 @@ def register(subparsers) -> None:
     run.add_argument("--config", type=Path, default=None, help="YAML or JSON file of system options")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                      help="a system option (repeatable; dotted keys for nested options; values read as YAML)")
-    run.add_argument("--out", required=True, type=Path, help="run folder to write")
+    run.add_argument("--out", required=True, type=Path, help="run folder to write (refused if it holds a run)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace the run in --out (the old folder goes only once the new run is complete)")
     run.set_defaults(handler=_run)
 
     systems = subparsers.add_parser("systems", help="list the systems `vcval run` knows",
@@ -76,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
     # A store that cannot be reached is a warning, not a failure: the run folder holds the whole run.
     run_system(args.system, load_from_arguments(args), args.out, split=args.split, protocol=protocol,
                config=config, seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
-               experiment=args.experiment)
+               experiment=args.experiment, overwrite=args.overwrite)
     return 0
 
 

@@ -46,8 +46,8 @@ def _submit(args: argparse.Namespace) -> int:
     store = SubmissionStore(args.store)
     if args.from_run:
         run_dir = resolve_run(args.from_run)
-        labels = read_manifest(run_dir).get("labels") or {}
-        name = args.name or labels.get("variant") or read_manifest(run_dir)["system"]
+        manifest = read_manifest(run_dir)  # refuses a folder whose files are not the run's
+        name = args.name or (manifest.get("labels") or {}).get("variant") or manifest["system"]
         info = SubmissionInfo(name, args.authors, args.url, args.paper, args.notes)
         result = publish_run(store, run_dir, load_from_arguments(args), info)
     else:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
+from benchmark.errors import ConfigError
+from benchmark.harness.run_folder import RunFolderError, hash_files
 from benchmark.records import SplitData
 from benchmark.systems import TrainingData
 
@@ -28,7 +31,9 @@ def register(subparsers) -> None:
     ccgs.add_argument("--encoder", required=True, help="pre-trained encoder: Hugging Face name or local folder")
     ccgs.add_argument("--out", required=True, type=Path, help="output folder")
     ccgs.add_argument("--preset", choices=("paper", "improved", "tiny"), default="paper")
-    ccgs.add_argument("--resume", action="store_true", help="continue from the last checkpoint in OUT")
+    ccgs.add_argument("--resume", action="store_true",
+                      help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
+    ccgs.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train from scratch")
     flags = ccgs.add_argument_group("ablations (each overrides the preset)")
     flags.add_argument("--no-visual", dest="visual", action="store_false", default=None, help="text only")
     flags.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
@@ -85,6 +90,8 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     benchmark = load_from_arguments(args)
     config = {name: getattr(args, name) for name in _CONFIG_ARGUMENTS if getattr(args, name) is not None}
+    _claim_out_folder(args.out, {"encoder": args.encoder, "preset": args.preset, "data_fingerprint":
+                                 benchmark.fingerprint, "config": config}, resume=args.resume, overwrite=args.overwrite)
     system = ccgs_system({"preset": args.preset, "encoder": args.encoder, "out_dir": args.out,
                           "resume": args.resume, "progress": True, "retriever": args.retriever, **config})
     started = time.perf_counter()
@@ -107,8 +114,9 @@ def _train_ccgs(args: argparse.Namespace) -> int:
         path = write_predictions(args.out / f"{args.evaluate}_predictions.jsonl", predictions, header)
         report = score(predictions, split, bootstrap=args.bootstrap,
                        meta={"data_fingerprint": benchmark.fingerprint})
-        (args.out / f"{args.evaluate}_scores.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n",
-                                                               encoding="utf-8")
+        scores_path = args.out / f"{args.evaluate}_scores.json"
+        scores_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        summary["files_sha256"] = hash_files(args.out, (path.name, scores_path.name))
         summary["scores"] = report.to_dict()["metrics"]
         summary["evaluated_questions"] = len(split.annotations)
         print(f"wrote {path}")
@@ -117,6 +125,36 @@ def _train_ccgs(args: argparse.Namespace) -> int:
             print(f"  {key:10s} {report.metrics[key]:6.2f}  [{low:.2f}, {high:.2f}]")
     (args.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+_SETTINGS_FILE = "train_settings.json"
+_TRAINING_MARKERS = (_SETTINGS_FILE, "training_summary.json", "checkpoints", "best", "last")
+
+
+def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: bool) -> None:
+    """Refuse an OUT that holds another training unless --overwrite (which empties it) or --resume of a
+    training with the same settings; record this training's settings for a later --resume."""
+    if resume and overwrite:
+        raise ConfigError("give --resume or --overwrite, not both")
+    recorded_path = out / _SETTINGS_FILE
+    held = out.is_dir() and any((out / name).exists() for name in _TRAINING_MARKERS)
+    if held and overwrite:
+        shutil.rmtree(out)
+    elif held and resume:
+        try:
+            recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise RunFolderError(f"{out}: cannot resume, {_SETTINGS_FILE} is missing or unreadable, so the training "
+                                 "there cannot be checked to be this one; give --overwrite to start again") from error
+        if recorded != json.loads(json.dumps(settings, default=str)):
+            changed = sorted(k for k in set(recorded) | set(settings) if recorded.get(k) != settings.get(k))
+            raise RunFolderError(f"{out}: cannot resume, it was trained with other settings ({', '.join(changed)} "
+                                 f"differ, see {recorded_path}); give --overwrite to start again, or another --out")
+    elif held:
+        raise RunFolderError(f"{out} already holds a training; give --resume to continue it, --overwrite to replace "
+                             "it, or another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    recorded_path.write_text(json.dumps(settings, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def _subset(split: SplitData, count: int | None, seed: int) -> SplitData:

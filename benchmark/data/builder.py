@@ -26,6 +26,12 @@ import datasets
 
 from benchmark.data.sources import SPLITS, SourceData, detect_format, read_source
 
+# Part of every cache path: raise it when the readers accept or produce something different, so that no
+# cache built by an older reader (one that accepted an empty split, say) is served.
+BUILDER_VERSION = "1.1.0"
+# Files keyed by their stat (with ctime and inode) rather than their bytes; see ``source_state``.
+_STAT_KEYED_SUFFIXES = (".npy",)
+
 _DESCRIPTION = "Video corpus visual answer localization: questions, untrimmed videos, subtitles, answer spans."
 
 QUESTION_FEATURES = datasets.Features({
@@ -55,15 +61,15 @@ class MedVidCQAConfig(datasets.BuilderConfig):
     data_format: str | None = None
     subtitles_dir: str | None = None
     features_dir: str | None = None
-    # Key of the Arrow cache: changes whenever a source file changes (see ``source_state``).
+    # Key of the Arrow cache: changes whenever a source file's content changes (see ``source_state``).
     source_state: str = ""
 
 
 class MedVidCQABuilder(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = MedVidCQAConfig
     BUILDER_CONFIGS = [
-        MedVidCQAConfig(name="questions", version=datasets.Version("1.0.0"), description="questions with answers"),
-        MedVidCQAConfig(name="videos", version=datasets.Version("1.0.0"), description="videos with subtitles"),
+        MedVidCQAConfig(name="questions", version=datasets.Version(BUILDER_VERSION), description="questions with answers"),
+        MedVidCQAConfig(name="videos", version=datasets.Version(BUILDER_VERSION), description="videos with subtitles"),
     ]
     DEFAULT_CONFIG_NAME = "questions"
 
@@ -124,7 +130,13 @@ def _read_source_once(data_dir: str, data_format: str, subtitles_dir: str | None
 
 
 def source_state(data_dir: Path, subtitles_dir: str | None, features_dir: str | None) -> str:
-    """A cheap key over every file's path, size and modification time under the data folders."""
+    """The key of the Arrow cache: a digest of every file under the data folders.
+
+    Annotation and subtitle files are keyed by their bytes: a size and modification time can be kept or
+    reproduced by ``rsync -t``, ``git checkout``, archive extraction or a copy within one second, and the
+    cached records feed the data fingerprint. Feature files (``.npy``, large, stored only as a path in the
+    cache and hashed from their bytes by the fingerprint) are keyed by inode, size, mtime and ctime, which
+    a user cannot set back."""
     digest = hashlib.sha256()
     for folder in (data_dir, subtitles_dir, features_dir):
         if folder is None or not Path(folder).is_dir():
@@ -132,9 +144,22 @@ def source_state(data_dir: Path, subtitles_dir: str | None, features_dir: str | 
         for root, dirs, files in os.walk(folder):
             dirs.sort()
             for name in sorted(files):
-                stat = os.stat(os.path.join(root, name))
-                digest.update(f"{os.path.join(root, name)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+                path = os.path.join(root, name)
+                if name.endswith(_STAT_KEYED_SUFFIXES):
+                    stat = os.stat(path)
+                    key = f"{stat.st_ino}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
+                else:
+                    key = _bytes_sha256(path)
+                digest.update(f"{path}\0{key}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def _bytes_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 CITATION = """\

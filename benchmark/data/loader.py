@@ -12,7 +12,7 @@ from pathlib import Path
 
 import datasets
 
-from benchmark.data.builder import MedVidCQABuilder
+from benchmark.data.builder import MedVidCQABuilder, source_state
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import SPLITS, canonical_split, detect_format
 from benchmark.errors import VcvalError
@@ -93,9 +93,11 @@ def load_benchmark(data_dir: str | Path, data_format: str | None = None, subtitl
         "features_dir": str(Path(features_dir).resolve()) if features_dir else None,
         "cache_dir": str(cache_dir or DEFAULT_CACHE_DIR),
     }
-    question_builder = MedVidCQABuilder(config_name="questions", **options)
-    video_builder = MedVidCQABuilder(config_name="videos", **options)
+    # Both builders share one cache key: it reads every annotation and subtitle file's bytes.
+    options["source_state"] = source_state(data_dir, options["subtitles_dir"], options["features_dir"])
     with _quiet_datasets():
+        question_builder = MedVidCQABuilder(config_name="questions", **options)
+        video_builder = MedVidCQABuilder(config_name="videos", **options)
         try:
             question_builder.download_and_prepare()
             video_builder.download_and_prepare()

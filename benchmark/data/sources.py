@@ -6,13 +6,13 @@ into ``datasets`` splits. Every problem names the file, the record and the field
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from benchmark.data.json_text import read_json_text
 from benchmark.data.subtitles import (
     SUBTITLE_SUFFIXES,
     finite_number,
@@ -60,7 +60,7 @@ def read_ccgs_folder(data_dir: Path) -> SourceData:
     builder = _SourceAssembler(features_dir if features_dir.is_dir() else None)
     for split in SPLITS:
         path = data_dir / "text" / f"{SPLIT_FILE_STEMS[split]}.json"
-        records = _read_json_list(path)
+        records = _read_json_list(path, what="question records", allow_empty=False)
         builder.source_files.append(path)
         for index, item in enumerate(records):
             record = _record_name(index, item)
@@ -93,7 +93,7 @@ def read_medvidqa_folder(data_dir: Path, subtitles_dir: Path | None = None,
         path = data_dir / f"{stem}.json"
         if not path.exists() and (data_dir / "text" / f"{stem}.json").exists():
             path = data_dir / "text" / f"{stem}.json"
-        records = _read_json_list(path)
+        records = _read_json_list(path, what="question records", allow_empty=False)
         builder.source_files.append(path)
         for index, item in enumerate(records):
             record = _record_name(index, item)
@@ -266,19 +266,23 @@ def _index_subtitle_files(subtitles_dir: Path) -> dict[str, Path]:
     return files
 
 
-def _read_json_list(path: Path) -> list:
+def _read_json_list(path: Path, *, what: str = "records", allow_empty: bool = True) -> list:
     if not path.exists():
         raise DataError("file not found", path=str(path))
+    if not path.is_file():
+        raise DataError("a folder, not a JSON file", path=str(path))
     try:
         with path.open(encoding="utf-8") as handle:
-            data = json.load(handle)
-    except json.JSONDecodeError as error:
-        raise DataError(f"not valid JSON: {error.msg} (column {error.colno})", path=str(path),
-                        line=error.lineno) from error
+            data = read_json_text(handle.read(), path)
+    except OSError as error:
+        raise DataError(f"cannot be read: {error.strerror or error}", path=str(path)) from error
     except UnicodeDecodeError as error:
         raise DataError(f"not UTF-8 text: {error.reason}", path=str(path)) from error
     if not isinstance(data, list):
-        raise DataError(f"expected a JSON list of records, got {type(data).__name__}", path=str(path))
+        raise DataError(f"expected a JSON list of {what}, got {type(data).__name__}", path=str(path))
+    if not data and not allow_empty:
+        raise DataError(f"holds no {what} (an empty list): every split needs at least one question",
+                        path=str(path))
     return data
 
 

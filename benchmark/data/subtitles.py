@@ -6,12 +6,12 @@ times are finite, non-negative and sorted, naming the file and the piece on any 
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from benchmark.data.json_text import read_json_text
 from benchmark.errors import DataError
 from benchmark.records import SubtitlePiece
 
@@ -69,12 +69,10 @@ def read_subtitle_file(path: Path) -> tuple[SubtitlePiece, ...]:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as error:
         raise DataError(f"cannot read subtitle file: {error.strerror}", path=str(path)) from error
+    except UnicodeDecodeError as error:
+        raise DataError(f"not UTF-8 text: {error.reason}", path=str(path)) from error
     if suffix == ".json":
-        try:
-            records = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise DataError(f"not valid JSON: {error.msg}", path=str(path), line=error.lineno) from error
-        return pieces_from_caption_records(records, path=str(path))
+        return pieces_from_caption_records(read_json_text(text, path), path=str(path))
     if suffix in (".vtt", ".srt"):
         pieces = tuple(_parse_cues(text.splitlines(), path=str(path)))
         check_piece_times(pieces, path=str(path))

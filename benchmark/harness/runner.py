@@ -11,6 +11,10 @@ The run folder holds everything (the record; MLflow only indexes it)::
     OUT/plots/*.png          recall curves and the IoU distribution
     OUT/summary.txt          the one-screen summary printed at the end
     OUT/tracking.json        where MLflow logged it, or why it could not
+
+The folder is built beside ``OUT`` and renamed into place only when complete; an ``OUT`` that already holds
+a run is refused unless ``overwrite`` (see :mod:`benchmark.harness.run_folder`). The manifest records the
+sha256 of ``predictions.jsonl`` and ``scores.json`` (``files_sha256``), which every reader checks.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
+import shutil
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -32,6 +37,7 @@ from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
 from benchmark.harness.isolation import system_inputs
 from benchmark.harness.plots import write_plots
+from benchmark.harness.run_folder import hash_files, move_into_place, refuse_existing_run, staging_folder
 from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
 from benchmark.predictions import write_predictions
@@ -79,12 +85,42 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
                protocol: Protocol | str | Path | None = None, config: Mapping[str, Any] | None = None,
                seed: int | None = None, track: bool = True, tracking_uri: str | None = None,
                experiment: str | None = None, run_name: str | None = None,
-               labels: Mapping[str, str] | None = None, echo: bool = True) -> RunResult:
+               labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False) -> RunResult:
     """Run ``system`` under ``protocol`` (default ``medvidcqa-paper``) on ``data`` and write ``out_dir``.
 
     ``split`` overrides the protocol's evaluated split, ``seed`` its first seed. ``labels`` become extra
     ``vcval.*`` MLflow tags (the ablation grid tags its cells). With ``track=False`` nothing is logged.
+    An ``out_dir`` that already holds a run raises :class:`~benchmark.harness.run_folder.RunFolderError`
+    unless ``overwrite``; it is replaced only once the new run is complete.
     """
+    out_dir = Path(out_dir)
+    refuse_existing_run(out_dir, overwrite)
+    staging = staging_folder(out_dir)
+    try:
+        result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config, seed=seed,
+                           experiment=experiment, run_name=run_name, labels=labels, echo=echo)
+        move_into_place(staging, out_dir)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    say = print if echo else _silent
+    tracking = None
+    if track:
+        with _timed(result.timings, "track", say, "MLflow"):
+            tracking = log_run_folder(out_dir, uri=tracking_uri)
+        _write_json(out_dir / "tracking.json", tracking.to_dict())
+        if tracking.warning:
+            warn(tracking.warning)
+    result = dataclasses.replace(result, tracking=tracking)
+    say(result.summary())
+    return result
+
+
+def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str | Path, *, split: str | None,
+              protocol: Protocol | str | Path | None, config: Mapping[str, Any] | None, seed: int | None,
+              experiment: str | None, run_name: str | None, labels: Mapping[str, str] | None,
+              echo: bool) -> RunResult:
+    """Everything of a run but its tracking, written to ``staging`` (which becomes ``out_dir``)."""
     started = time.perf_counter()
     say = print if echo else _silent
     timings: dict[str, float] = {}
@@ -97,8 +133,6 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
     build_started = time.perf_counter()
     entry = resolve_system(system)
     config, deviations = system_config(config or {}, protocol_keys(entry), protocol, seed)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     say(f"vcval run {system} | protocol {protocol.name} ({protocol.short_hash}) | data {benchmark.name} "
         f"({benchmark.fingerprint[:12]}) | split {protocol.split} | seed {seed}")
     for deviation in deviations if echo else ():
@@ -123,7 +157,7 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
 
     evaluated = benchmark.split(protocol.split)
     header = {"dataset": benchmark.name, "split": protocol.split, "system": system, "task": protocol.task}
-    predictions_path = write_predictions(out_dir / "predictions.jsonl", predictions, header)
+    predictions_path = write_predictions(staging / "predictions.jsonl", predictions, header)
     with _timed(timings, "score", say, f"validation and {protocol.bootstrap} bootstrap resamples"):
         # Scoring the written file validates it first (every candidate in the corpus, within its video).
         report = score(predictions_path, evaluated, task=protocol.task, video_rank=protocol.video_rank,
@@ -131,10 +165,10 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
                        meta={"data_fingerprint": benchmark.fingerprint, "protocol_hash": protocol.hash,
                              "system": system})
     write_started = time.perf_counter()
-    _write_json(out_dir / "scores.json", report.to_dict())
-    _write_json(out_dir / "slices.json", report.slices)
-    write_per_query(out_dir / "per_query.jsonl", report)
-    write_plots(out_dir / "plots", report.metrics, report.per_query, protocol,
+    _write_json(staging / "scores.json", report.to_dict())
+    _write_json(staging / "slices.json", report.slices)
+    write_per_query(staging / "per_query.jsonl", report)
+    write_plots(staging / "plots", report.metrics, report.per_query, protocol,
                 title=f"{system} on {benchmark.name} {protocol.split}")
     run_environment = environment()
     timings["write"] = round(time.perf_counter() - write_started, 3)
@@ -146,21 +180,12 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
         "finished_at_ms": int(time.time() * 1000), "environment": run_environment,
         "experiment": experiment or f"vcval-{protocol.name}", "run_name": run_name or f"{system} seed {seed}",
         "labels": dict(labels or {}),
+        "files_sha256": hash_files(staging),
     }
-    _write_json(out_dir / "manifest.json", manifest)
+    _write_json(staging / "manifest.json", manifest)
     result = RunResult(system, config, protocol, seed, out_dir, dict(report.metrics), dict(report.ci),
                        report.n_questions, report.per_query, wall_time, timings, deviations, None)
-    (out_dir / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
-
-    tracking = None
-    if track:
-        with _timed(timings, "track", say, "MLflow"):
-            tracking = log_run_folder(out_dir, uri=tracking_uri)
-        _write_json(out_dir / "tracking.json", tracking.to_dict())
-        if tracking.warning:
-            warn(tracking.warning)
-    result = dataclasses.replace(result, tracking=tracking)
-    say(result.summary())
+    (staging / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
     return result
 
 
