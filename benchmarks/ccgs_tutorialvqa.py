@@ -5,12 +5,13 @@ here as a subprocess; paired tests come from ``vcval compare``. Runs whose folde
 ``scores.json`` are not run again, so the script resumes where it stopped.
 
     python benchmarks/ccgs_tutorialvqa.py --data ../shared/data/tutorialvqa --out runs/tvqa \
-        --sizes 128,256,512 --results benchmarks/results
+        --sizes 64,128,256 --results benchmarks/results
 
-Stages, in order: the cheap baselines; CCGS variants at the smallest size (window negatives and rotary
-encoding on/off, for choosing ``improved``); CCGS at every size on the localization track (whole test
-split); oracle+textspan with the same encoder and budget as the largest CCGS; the largest CCGS on the
-corpus track in two-stage mode (BM25 top 10, whole test split). Writes RESULTS/ccgs_tutorialvqa.json (every
+Stages, in order (what the targets need first, the rest as CPU time allows): the cheap baselines; CCGS at
+the middle size; the same without window negatives; CCGS at the largest size; oracle+textspan with the
+same encoder and budget; the largest CCGS on the corpus track in two-stage mode (BM25 top 10, a seeded
+sample of --corpus-questions test questions, the same sample for the baselines); the other sizes; the
+middle size without rotary encoding. Localization runs score the whole test split. Writes RESULTS/ccgs_tutorialvqa.json (every
 figure with its command), RESULTS/ccgs_tutorialvqa_curve.png, and the gzipped predictions of the compared
 runs under RESULTS/ccgs_tutorialvqa/.
 """
@@ -42,6 +43,7 @@ class Run:
     task: str
     settings: dict[str, object] = field(default_factory=dict)
     train_questions: int | None = None
+    protocol: Path | None = None
 
 
 def minilm_folder() -> Path:
@@ -53,6 +55,8 @@ def minilm_folder() -> Path:
 def command(run: Run, data: Path, out: Path) -> list[str]:
     args = ["vcval", "run", run.system, "--data-dir", str(data), "--task", run.task, "--no-track",
             "--out", str(out / "runs" / run.name)]
+    if run.protocol is not None:
+        args += ["--protocol", str(run.protocol)]
     for key, value in run.settings.items():
         args += ["--set", f"{key}={value}"]
     return args
@@ -83,6 +87,19 @@ def execute(run: Run, data: Path, out: Path) -> dict:
     return record
 
 
+def write_corpus_protocol(out: Path, questions: int) -> Path:
+    """medvidcqa-paper with a seeded sample of ``questions`` test questions (CPU budget of the corpus track)."""
+    from benchmark.protocol import load_protocol
+
+    protocol = load_protocol("medvidcqa-paper").replace(
+        name=f"medvidcqa-paper-sample{questions}", max_questions=questions,
+        description=f"medvidcqa-paper on a seeded sample of {questions} questions of the evaluated split")
+    path = out / "protocols" / f"{protocol.name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(protocol.to_dict(), indent=2) + "\n")
+    return path
+
+
 def training_history(model_dir: Path) -> list[dict] | None:
     states = sorted(model_dir.glob("checkpoints/epoch-*/training_state.json"))
     return json.loads(states[-1].read_text())["history"] if states else None
@@ -93,10 +110,12 @@ def ccgs_run(name: str, size: int, task: str = "localization", **extra: object) 
     return Run(name, "ccgs", task, settings, size)
 
 
-def compare(a: Path, b: Path, data: Path, metrics: str, task: str, scratch: Path) -> dict:
+def compare(a: Path, b: Path, data: Path, metrics: str, task: str, scratch: Path, questions: int = 0) -> dict:
     target = scratch / f"compare-{a.name}-{b.name}.json"
     args = ["vcval", "compare", str(a), str(b), "--data-dir", str(data), "--split", "test", "--task", task,
             "--metrics", metrics]
+    if questions:
+        args += ["--max-questions", str(questions), "--sample-seed", "0"]
     subprocess.run([*args, "--json", str(target)], capture_output=True, text=True, check=True)
     return {"command": " ".join(args), "result": json.loads(target.read_text())}
 
@@ -105,47 +124,58 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--sizes", default="128,256,512")
+    parser.add_argument("--sizes", default="64,128,256")
     parser.add_argument("--results", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--stages", default="baselines,variants,curve,textspan,corpus")
+    parser.add_argument("--stages", default="baselines,curve,variants,largest,textspan,corpus,smaller,rotary")
+    parser.add_argument("--corpus-questions", type=int, default=400,
+                        help="the corpus track's seeded sample of test questions (0: all)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     stages = set(args.stages.split(","))
     data, out = args.data.resolve(), args.out.resolve()
     records: dict[str, dict] = {}
+    corpus_protocol = write_corpus_protocol(out, args.corpus_questions)
 
     baselines = [Run("oracle+window", "oracle+window", "localization"),
                  Run("oracle+prior", "oracle+prior", "localization"),
                  Run("oracle+random", "oracle+random", "localization"),
-                 Run("bm25+window", "bm25+window", "corpus"),
-                 Run("random", "random", "corpus")]
-    smallest, largest = min(sizes), max(sizes)
-    variants = [ccgs_run(f"ccgs-{smallest}", smallest, out_dir=out / "models" / f"ccgs-{smallest}"),
-                ccgs_run(f"ccgs-{smallest}-no-window-negatives", smallest, window_negatives=0,
-                         out_dir=out / "models" / f"ccgs-{smallest}-no-window-negatives"),
-                ccgs_run(f"ccgs-{smallest}-no-rotary", smallest, rotary="false",
-                         out_dir=out / "models" / f"ccgs-{smallest}-no-rotary")]
-    curve = [ccgs_run(f"ccgs-{size}", size, out_dir=out / "models" / f"ccgs-{size}") for size in sizes]
+                 Run(f"bm25+window-sample{args.corpus_questions}", "bm25+window", "corpus", protocol=corpus_protocol),
+                 Run(f"random-sample{args.corpus_questions}", "random", "corpus", protocol=corpus_protocol)]
+    largest = max(sizes)
+    variant_size = sorted(sizes)[len(sizes) // 2]
+
+    def model(name: str) -> Path:
+        return out / "models" / name
+
+    curve = {size: ccgs_run(f"ccgs-{size}", size, out_dir=model(f"ccgs-{size}")) for size in sizes}
+    variants = [ccgs_run(f"ccgs-{variant_size}-no-window-negatives", variant_size, window_negatives=0,
+                         out_dir=model(f"ccgs-{variant_size}-no-window-negatives")),
+                ccgs_run(f"ccgs-{variant_size}-no-rotary", variant_size, rotary="false",
+                         out_dir=model(f"ccgs-{variant_size}-no-rotary"))]
     textspan = Run(f"oracle+textspan-{largest}", "oracle+textspan", "localization",
                    {"textspan.encoder": str(minilm_folder()), "textspan.max_train_questions": largest,
                     "textspan.epochs": COMMON_CCGS["epochs"], "textspan.max_length": 512,
                     "textspan.max_validation_questions": 200}, largest)
     corpus = Run(f"ccgs-{largest}-corpus-bm25top10", "ccgs", "corpus",
-                 {"checkpoint": out / "models" / f"ccgs-{largest}" / "best", "retriever": "bm25",
-                  "top_k_videos": 10}, largest)
-    plan = {"baselines": baselines, "variants": variants, "curve": curve, "textspan": [textspan],
-            "corpus": [corpus]}
+                 {"checkpoint": model(f"ccgs-{largest}") / "best", "retriever": "bm25", "top_k_videos": 10},
+                 largest, protocol=corpus_protocol)
+    # the order of the plan: what the targets need first, the rest as CPU time allows
+    plan = {"baselines": baselines, "curve": [curve[variant_size]], "variants": variants[:1],
+            "largest": [curve[largest]], "textspan": [textspan], "corpus": [corpus],
+            "smaller": [curve[size] for size in sizes if size not in (variant_size, largest)],
+            "rotary": variants[1:]}
     for stage, runs in plan.items():
         if stage not in stages:
             continue
         for run in runs:
             if run.name not in records:
                 records[run.name] = execute(run, data, out)
-    report(records, sizes, data, out, args.results)
+    report(records, sizes, data, out, args.results, args.corpus_questions)
     return 0
 
 
-def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, results: Path) -> None:
+def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, results: Path,
+           corpus_questions: int) -> None:
     results.mkdir(parents=True, exist_ok=True)
     largest = max(sizes)
     comparisons = {}
@@ -153,7 +183,8 @@ def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, re
     pairs = [("ccgs vs oracle+window", best_loc, out / "runs" / "oracle+window", "loc_mIoU,loc_R1_IoU0.5", "localization"),
              ("ccgs vs oracle+textspan", best_loc, out / "runs" / f"oracle+textspan-{largest}", "loc_mIoU,loc_R1_IoU0.5",
               "localization"),
-             ("ccgs corpus vs bm25+window", best_corpus, out / "runs" / "bm25+window", "R1_mIoU,R1_IoU0.5", "corpus")]
+             ("ccgs corpus vs bm25+window", best_corpus, out / "runs" / f"bm25+window-sample{corpus_questions}",
+              "R1_mIoU,R1_IoU0.5", "corpus")]
     stored = results / "ccgs_tutorialvqa"
     stored.mkdir(parents=True, exist_ok=True)
     for label, a, b, metrics, task in pairs:
@@ -164,7 +195,8 @@ def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, re
                 with (folder / "predictions.jsonl").open("rb") as src, gzip.open(target, "wb", mtime=0) as dst:
                     shutil.copyfileobj(src, dst)
                 gz.append(target)
-            comparisons[label] = compare(gz[0], gz[1], data, metrics, task, out)
+            comparisons[label] = compare(gz[0], gz[1], data, metrics, task, out,
+                                         corpus_questions if task == "corpus" else 0)
     payload = {"data": "TutorialVQA (../shared/data/tutorialvqa), test split", "encoder": "all-MiniLM-L6-v2",
                "script": "python benchmarks/ccgs_tutorialvqa.py --data ../shared/data/tutorialvqa --out OUT "
                          f"--sizes {','.join(map(str, sizes))}",

