@@ -6,6 +6,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -50,6 +51,7 @@ class WholeVideoLocalizer:
 @dataclass(frozen=True)
 class RandomOptions:
     seed: int = 0
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
 
 
 class RandomLocalizer:
@@ -140,6 +142,7 @@ class LexicalWindowOptions:
     stride: int = 1
     fit_questions: int = 500
     seed: int = 0
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 1 or self.stride < 1 or self.fit_questions < 1:

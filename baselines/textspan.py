@@ -11,51 +11,21 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.dense import DEFAULT_MODEL, resolve_model
+from baselines.dense import resolve_model
 from baselines.localizers import video_of
+from baselines.options import TextSpanOptions
 from baselines.spans import decode_spans, temporal_iou
 from baselines.training import BestState, gold_units, quiet_transformers
 from benchmark.errors import ConfigError
 from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
-
-
-@dataclass(frozen=True)
-class TextSpanOptions:
-    """``encoder``: a Hugging Face encoder name or folder, or 'tiny'; ``max_length``: tokens per chunk;
-    ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
-    ``batch_questions`` (questions per optimiser step); ``max_train_questions`` /
-    ``max_validation_questions``: 0 for all, else a seeded sample for training / epoch selection;
-    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
-
-    encoder: str = DEFAULT_MODEL
-    max_length: int = 256
-    max_question_tokens: int = 48
-    max_piece_tokens: int = 32
-    epochs: int = 3
-    learning_rate: float = 5e-5
-    batch_questions: int = 8
-    max_train_questions: int = 0
-    max_validation_questions: int = 0
-    tiny_hidden: int = 64
-    tiny_layers: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_length < self.max_question_tokens + self.max_piece_tokens + 3:
-            raise ValueError("textspan.max_length must leave room for the question, one piece and 3 special tokens")
-        if min(self.epochs, self.batch_questions, self.max_question_tokens, self.max_piece_tokens) < 1:
-            raise ValueError("textspan.epochs, batch_questions and token limits must be >= 1")
-        if self.learning_rate <= 0 or min(self.max_train_questions, self.max_validation_questions) < 0:
-            raise ValueError("textspan.learning_rate must be > 0 and max_train/validation_questions >= 0")
 
 
 class PieceSpanModel(nn.Module):

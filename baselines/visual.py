@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from baselines.localizers import video_of
+from baselines.options import VisualOptions
 from baselines.spans import decode_spans, temporal_iou
 from baselines.training import BestState, gold_units
 from benchmark.data.features import load_clip_features
@@ -25,27 +25,6 @@ from benchmark.systems import TrainingData
 
 _WORD = re.compile(r"\w+")
 PAD, UNKNOWN = 0, 1
-
-
-@dataclass(frozen=True)
-class VisualOptions:
-    """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
-    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``."""
-
-    max_clips: int = 128
-    dim: int = 128
-    heads: int = 4
-    epochs: int = 30
-    learning_rate: float = 1e-3
-    batch_size: int = 16
-    dropout: float = 0.1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:
-            raise ValueError("visual.max_clips, dim, heads, epochs, batch_size must be >= 1 and dim divisible by heads")
-        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError("visual.learning_rate must be > 0 and 0 <= dropout < 1")
 
 
 def words(text: str) -> list[str]:

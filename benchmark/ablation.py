@@ -42,6 +42,7 @@ from benchmark.errors import ConfigError
 from benchmark.harness.run_folder import STAGING_PREFIX, RunFolderError, holds_run
 from benchmark.harness.runner import RunResult, run_system
 from benchmark.harness.settings import merge_config
+from benchmark.options import load_yaml
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import aligned_values
 from benchmark.stats import holm, paired_test
@@ -150,7 +151,7 @@ def load_grid(path: str | Path) -> Grid:
     """Read and validate a grid file; every problem names the file and the field."""
     path = Path(path)
     try:
-        mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+        mapping = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the grid file: {error.strerror or error}") from error
     except yaml.YAMLError as error:

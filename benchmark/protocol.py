@@ -26,6 +26,7 @@ import yaml
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
+from benchmark.options import load_yaml
 
 PROTOCOL_PACKAGE = "benchmark.protocols"
 DEFAULT_PROTOCOL = "medvidcqa-paper"
@@ -127,7 +128,7 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
                               f"({', '.join(named_protocols())}) nor a file")
         source, text = str(path), path.read_text(encoding="utf-8")
     try:
-        mapping = yaml.safe_load(text)
+        mapping = load_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from error
     return protocol_from_mapping(mapping, source)

@@ -75,8 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.task is not None:
         protocol = protocol.replace(task=args.task)
     config = resolve_config(args.config, args.assignments)
-    # A store that cannot be reached is a warning, not a failure: the run folder holds the whole run.
-    run_system(args.system, load_from_arguments(args), args.out, split=args.split, protocol=protocol,
+    # The data is loaded once the system is built, so that a bad setting fails first. A store that cannot be
+    # reached is a warning, not a failure: the run folder holds the whole run.
+    run_system(args.system, lambda: load_from_arguments(args), args.out, split=args.split, protocol=protocol,
                config=config, seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
                experiment=args.experiment, overwrite=args.overwrite)
     return 0
