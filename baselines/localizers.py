@@ -11,9 +11,10 @@ from typing import ClassVar
 import numpy as np
 
 from baselines.passages import Passages, sliding_windows
-from baselines.spans import non_maximum_suppression, temporal_iou
+from baselines.spans import non_maximum_suppression
 from baselines.text import BM25Index, LexicalOptions
 from benchmark.errors import ConfigError, DataError
+from benchmark.metrics import temporal_iou
 from benchmark.records import Candidate, LocalizationQuery, SplitData, Video
 from benchmark.systems import TrainingData
 
@@ -114,9 +115,7 @@ class PriorLocalizer:
         grid = np.linspace(0.0, 1.0, self.options.bins + 1)
         firsts, lasts = np.triu_indices(len(grid), k=1)
         starts, ends = grid[firsts], grid[lasts]
-        intersection = np.clip(np.minimum(ends[:, None], gold_ends) - np.maximum(starts[:, None], gold_starts), 0, None)
-        union = np.maximum(ends[:, None], gold_ends) - np.minimum(starts[:, None], gold_starts)
-        mean_iou = (intersection / np.maximum(union, 1e-12)).mean(axis=1)
+        mean_iou = temporal_iou(starts[:, None], ends[:, None], gold_starts, gold_ends).mean(axis=1)
         self._spans = np.stack([starts, ends], axis=1)
         self._scores = mean_iou
 

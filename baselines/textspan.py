@@ -20,9 +20,10 @@ from torch import nn
 from baselines.dense import resolve_model
 from baselines.localizers import video_of
 from baselines.options import TextSpanOptions
-from baselines.spans import decode_spans, temporal_iou
+from baselines.spans import decode_spans
 from baselines.training import BestState, gold_units, quiet_transformers
 from benchmark.errors import ConfigError
+from benchmark.metrics import temporal_iou
 from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData

@@ -16,10 +16,11 @@ from torch import nn
 
 from baselines.localizers import video_of
 from baselines.options import VisualOptions
-from baselines.spans import decode_spans, temporal_iou
+from baselines.spans import decode_spans
 from baselines.training import BestState, gold_units
 from benchmark.data.features import load_clip_features
 from benchmark.errors import ConfigError, DataError
+from benchmark.metrics import temporal_iou
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
 

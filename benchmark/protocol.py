@@ -26,6 +26,7 @@ import yaml
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
+from benchmark.metrics import TASKS
 from benchmark.options import load_yaml
 
 PROTOCOL_PACKAGE = "benchmark.protocols"
@@ -33,7 +34,6 @@ DEFAULT_PROTOCOL = "medvidcqa-paper"
 SUPPORTED_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 SUPPORTED_RECALL_AT = (1, 5, 10, 50, 100)
 MAX_CANDIDATES = 100
-TASKS = ("corpus", "localization")
 VIDEO_RANKS = ("distinct", "rows")
 # Fields that describe a protocol but do not change what its runs measure: left out of the hash.
 _UNHASHED_FIELDS = ("name", "description")

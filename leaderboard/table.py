@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.sources import SPLITS, canonical_split
-from leaderboard.columns import HEADLINE, Column, columns_for
+from benchmark.metrics import PRIMARY_METRIC
+from leaderboard.columns import Column, columns_for
 from leaderboard.entry import Entry
 from leaderboard.significance import p_values_against_best
 
@@ -82,7 +83,7 @@ def build_tables(entries: Iterable[Entry], split: str | None = None, alpha: floa
 def _build_table(entries: Sequence[Entry], alpha: float) -> LeaderboardTable:
     meta = entries[0].meta
     columns = columns_for(meta.task)
-    headline = HEADLINE[meta.task]
+    headline = PRIMARY_METRIC[meta.task]
     ordered = sorted(entries, key=lambda e: (-e.metrics.get(headline, float("-inf")), e.meta.name, e.meta.entry_id))
     cells_by_entry: list[dict[str, Cell]] = [{} for _ in ordered]
     for column in columns:

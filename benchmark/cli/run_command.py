@@ -8,11 +8,10 @@ from pathlib import Path
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.harness import run_system
 from benchmark.harness.settings import resolve_config
+from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
 from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, warn
-
-RUNS_METRICS = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU")
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +62,7 @@ def register(subparsers) -> None:
     runs.add_argument("--experiment", default=None, help="only this experiment")
     runs.add_argument("--system", default=None, help="only this system")
     runs.add_argument("--protocol-hash", default=None, help="only runs whose protocol hash starts with this")
-    runs.add_argument("--metrics", default=",".join(RUNS_METRICS), help="comma-separated metric columns")
+    runs.add_argument("--metrics", default=",".join(HEADLINE_METRICS), help="comma-separated metric columns")
     runs.add_argument("--limit", type=int, default=30, help="at most this many runs (default 30)")
     runs.add_argument("--log", dest="log_dir", type=Path, default=None, metavar="RUN_DIR",
                       help="log a finished run folder (e.g. one whose store was unreachable) instead of listing")
