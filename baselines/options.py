@@ -16,7 +16,9 @@ class TextSpanOptions:
     ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
     ``batch_questions`` (questions per optimiser step); ``max_train_questions`` /
     ``max_validation_questions``: 0 for all, else a seeded sample for training / epoch selection;
-    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
+    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``; ``selection_metric``: the
+    localization-track metric the best epoch is chosen by (the protocol's; ``R1_mIoU``: mean IoU of the
+    first span)."""
 
     encoder: str = DEFAULT_MODEL
     max_length: int = 256
@@ -30,7 +32,8 @@ class TextSpanOptions:
     tiny_hidden: int = 64
     tiny_layers: int = 2
     seed: int = 0
-    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
+    selection_metric: str = "R1_mIoU"
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed", "selection_metric": "selection_metric"}
 
     def __post_init__(self) -> None:
         if self.max_length < self.max_question_tokens + self.max_piece_tokens + 3:
@@ -44,7 +47,8 @@ class TextSpanOptions:
 @dataclass(frozen=True)
 class VisualOptions:
     """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
-    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``."""
+    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``;
+    ``selection_metric`` as for ``textspan``. Under a protocol, ``max_clips`` is its ``feature_clips``."""
 
     max_clips: int = 128
     dim: int = 128
@@ -54,7 +58,9 @@ class VisualOptions:
     batch_size: int = 16
     dropout: float = 0.1
     seed: int = 0
-    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
+    selection_metric: str = "R1_mIoU"
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed", "max_clips": "feature_clips",
+                                               "selection_metric": "selection_metric"}
 
     def __post_init__(self) -> None:
         if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:

@@ -21,9 +21,8 @@ from baselines.dense import resolve_model
 from baselines.localizers import video_of
 from baselines.options import TextSpanOptions
 from baselines.spans import decode_spans
-from baselines.training import BestState, gold_units, quiet_transformers
+from baselines.training import BestState, gold_units, quiet_transformers, selection_score
 from benchmark.errors import ConfigError
-from benchmark.metrics import temporal_iou
 from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
@@ -65,7 +64,7 @@ class TextSpanLocalizer:
         self.model: PieceSpanModel | None = None
         self.tokenizer: Any = None  # a Hugging Face tokenizer, set by fit
         self.max_span_pieces = 1
-        self.validation_iou: float | None = None
+        self.validation_score: float | None = None
         self.best_epoch: int | None = None
         self._piece_tokens: dict[str, list[list[int]]] = {}
         self._idf: dict[int, float] = {}
@@ -104,11 +103,12 @@ class TextSpanLocalizer:
                         nn.functional.cross_entropy(end_logits[None], torch.tensor([last]))
                     (loss / len(batch)).backward()
                 optimizer.step()
-            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
+                if validation else float(epoch)
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)
-        self.validation_iou = float(best.score) if validation else None
+        self.validation_score = float(best.score) if validation else None
         self.best_epoch = best.epoch
 
     def _load_encoder(self, data: TrainingData) -> None:
@@ -220,10 +220,6 @@ class TextSpanLocalizer:
                                 for first, last, score in spans])
         return results
 
-    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
-        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
-        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
-                              for c, a in zip(candidates, annotations, strict=True)]))
 
 
 def seeded_sample(items: list, size: int, seed: int) -> list:

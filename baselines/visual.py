@@ -17,10 +17,9 @@ from torch import nn
 from baselines.localizers import video_of
 from baselines.options import VisualOptions
 from baselines.spans import decode_spans
-from baselines.training import BestState, gold_units
+from baselines.training import BestState, gold_units, selection_score
 from benchmark.data.features import load_clip_features
 from benchmark.errors import ConfigError, DataError
-from benchmark.metrics import temporal_iou
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
 
@@ -94,7 +93,7 @@ class VisualLocalizer:
         self.model: VSLBase | None = None
         self.vocabulary: dict[str, int] = {}
         self.max_span_clips = 1
-        self.validation_iou: float | None = None
+        self.validation_score: float | None = None
         self.best_epoch: int | None = None
 
     def fit(self, data: TrainingData) -> None:
@@ -124,11 +123,12 @@ class VisualLocalizer:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
+                if validation else float(epoch)
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)
-        self.validation_iou = float(best.score) if validation else None
+        self.validation_score = float(best.score) if validation else None
         self.best_epoch = best.epoch
 
     def _features(self, video: Video) -> np.ndarray:
@@ -186,10 +186,6 @@ class VisualLocalizer:
                                     for first, last, score in spans])
         return results
 
-    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
-        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
-        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
-                              for c, a in zip(candidates, annotations, strict=True)]))
 
 
 def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ built, before any data is loaded or any model trained.
 
 A component also declares, next to its options, which of them the protocol fixes: a ``PROTOCOL_KEYS``
 class attribute mapping an option to ``seed`` (the run seed) or a protocol field (``max_tokens``,
-``selection_metric``, ``max_candidates``). The harness fills those in and reports deviations.
+``feature_clips``, ``selection_metric``, ``max_candidates``). The harness fills those in and reports deviations.
 
 YAML here is read with YAML 1.2 scalars (:func:`load_yaml`): ``5e-5`` is a float and ``no`` / ``on`` stay
 strings, so that ``mixed_precision: no`` is the choice ``"no"`` and ``visual: no`` still reads as false.
@@ -37,7 +37,7 @@ from benchmark.errors import ConfigError
 OptionsT = TypeVar("OptionsT")
 
 # Protocol settings a component may take as options (the values of ``PROTOCOL_KEYS``).
-PROTOCOL_SOURCES = ("seed", "max_tokens", "selection_metric", "max_candidates")
+PROTOCOL_SOURCES = ("seed", "max_tokens", "feature_clips", "selection_metric", "max_candidates")
 
 
 # -- YAML with YAML 1.2 scalars ----------------------------------------------------------------------------

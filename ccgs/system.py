@@ -1,10 +1,17 @@
 """CCGS as a :class:`benchmark.systems.System`: train (or load) in ``fit``, batched corpus inference in
-``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode)."""
+``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode).
+
+With ``out_dir``, the checkpoints, the best and last models and ``training_summary.json`` stay there (and
+``resume`` continues from them); without, they go to a temporary folder that ``fit`` removes once the best
+model is loaded, also when training fails."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -48,6 +55,7 @@ class CCGSSystem:
         self.progress = progress
         self.training_state: TrainingState | None = None
         self._scorer: SpanScorer | None = None
+        self._summary: dict = {}
 
     # -- System ---------------------------------------------------------------------------------------------
     def fit(self, data: TrainingData) -> None:
@@ -70,17 +78,37 @@ class CCGSSystem:
             tokenizer.save_pretrained(folder)
             encoder.config.save_pretrained(folder)
 
-        trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
-        self._scorer.device = trainer.accelerator.device
-        self.training_state = trainer.fit(data, self.validation_score, resume=self.resume, progress=self.progress)
-        log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos, self._scorer.tokens.max_len)
-        self._load(out_dir / "best")
+        try:
+            started = time.perf_counter()
+            trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
+            self._scorer.device = trainer.accelerator.device
+            self.training_state = trainer.fit(data, self.validation_score, resume=self.resume,
+                                              progress=self.progress)
+            train_seconds = time.perf_counter() - started
+            log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos,
+                     self._scorer.tokens.max_len)
+            self._load(out_dir / "best")
+        finally:
+            if self.out_dir is None:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        self._summary = {
+            "config": config.to_dict(), "encoder": self.encoder_name, "train_seconds": round(train_seconds, 1),
+            "best_epoch": self.training_state.best_epoch, "best_validation": self.training_state.best_score,
+            "history": [vars(record) for record in self.training_state.history],
+        }
+        self._write_summary()
 
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
                 max_candidates: int) -> list[Prediction]:
         videos = self._candidate_videos(questions, corpus)
-        candidates = self._require_scorer().rank([q.text for q in questions], videos, max_candidates,
-                                                 progress=self.progress)
+        scorer = self._require_scorer()
+        candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self.progress)
+        if self._summary:  # trained in this process: record the inference speed beside the training
+            stats = scorer.stats
+            self._summary["inference"] = {"seconds": round(stats.seconds, 1), "pairs": stats.pairs,
+                                          "windows": stats.windows,
+                                          "pairs_per_second": round(stats.pairs_per_second, 2)}
+            self._write_summary()
         return [Prediction(q.qid, tuple(c)) for q, c in zip(questions, candidates, strict=True)]
 
     def predict_localization(self, queries: Sequence[LocalizationQuery], corpus: Mapping[str, Video],
@@ -118,6 +146,12 @@ class CCGSSystem:
     @property
     def scorer(self) -> SpanScorer:
         return self._require_scorer()
+
+    def _write_summary(self) -> None:
+        """``training_summary.json`` in ``out_dir``: settings, the epochs, the best one, inference speed."""
+        if self.out_dir is not None and self._summary:
+            (self.out_dir / "training_summary.json").write_text(json.dumps(self._summary, indent=2) + "\n",
+                                                                encoding="utf-8")
 
     def _require_scorer(self) -> SpanScorer:
         if self._scorer is None:

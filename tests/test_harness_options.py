@@ -89,7 +89,10 @@ def test_every_shipped_factory_declares_its_protocol_keys():
     assert protocol_keys(ccgs) == {"seed": "seed", "max_len": "max_tokens", "selection_metric": "selection_metric"}
     assert protocol_keys(resolve_system("bm25+window")) == {"window.seed": "seed"}
     assert protocol_keys(resolve_system("random")) == {"random.seed": "seed"}
-    assert protocol_keys(resolve_system("oracle+textspan")) == {"textspan.seed": "seed"}
+    assert protocol_keys(resolve_system("oracle+textspan")) == {"textspan.seed": "seed",
+                                                                "textspan.selection_metric": "selection_metric"}
+    assert protocol_keys(resolve_system("bm25+visual")) == {"visual.seed": "seed", "visual.max_clips": "feature_clips",
+                                                            "visual.selection_metric": "selection_metric"}
     assert protocol_keys(resolve_system("bm25")) == {}
     # a component whose options have a seed declares it, so no seeded component misses the run seed
     components = [*RETRIEVERS.values(), *LOCALIZERS.values()]
@@ -97,4 +100,4 @@ def test_every_shipped_factory_declares_its_protocol_keys():
         if "seed" in {field.name for field in dataclasses.fields(cls)}:
             assert protocol_keys_of(cls).get("seed") == "seed", cls.__name__
     for factory in SYSTEMS.values():
-        assert all(source == "seed" for source in factory.protocol_keys.values())
+        assert set(factory.protocol_keys.values()) <= {"seed", "feature_clips", "selection_metric"}

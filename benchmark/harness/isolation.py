@@ -37,9 +37,21 @@ class SystemInputs:
     selection: str  # which split model selection sees, in words
 
 
+def evaluated_split(benchmark: Benchmark, protocol: Protocol) -> SplitData:
+    """The questions ``protocol`` evaluates: its split, or a sample of ``max_questions`` of them drawn with
+    ``corpus_seed`` (kept in split order; the corpus stays the whole split's)."""
+    split = benchmark.split(protocol.split)
+    count = protocol.max_questions
+    if count is None or count >= len(split.annotations):
+        return split
+    keep = sorted(random.Random(protocol.corpus_seed).sample(range(len(split.annotations)), count))
+    annotations = tuple(split.annotations[i] for i in keep)
+    return SplitData(split.name, annotations, {a.video_id: split.videos[a.video_id] for a in annotations})
+
+
 def system_inputs(benchmark: Benchmark, protocol: Protocol) -> SystemInputs:
     """The training data, the answer-free queries and the corpus of ``protocol`` on ``benchmark``."""
-    evaluated = benchmark.split(protocol.split)
+    evaluated = evaluated_split(benchmark, protocol)
     train = benchmark.split("train")
     if protocol.selection_split == protocol.split:
         train, selection = hold_out_videos(train, HOLDOUT_FRACTION, HOLDOUT_SEED)

@@ -35,7 +35,7 @@ import numpy as np
 from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
-from benchmark.harness.isolation import system_inputs
+from benchmark.harness.isolation import evaluated_split, system_inputs
 from benchmark.harness.plots import write_plots
 from benchmark.harness.run_folder import hash_files, move_into_place, refuse_existing_run, staging_folder
 from benchmark.harness.settings import merge_config, nested_setting
@@ -158,7 +158,7 @@ def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str |
                                            protocol.max_candidates)
     predictions = order_predictions(predictions, [q.qid for q in inputs.queries], system)
 
-    evaluated = benchmark.split(protocol.split)
+    evaluated = evaluated_split(benchmark, protocol)
     header = {"dataset": benchmark.name, "split": protocol.split, "system": system, "task": protocol.task}
     predictions_path = write_predictions(staging / "predictions.jsonl", predictions, header)
     with _timed(timings, "score", say, f"validation and {protocol.bootstrap} bootstrap resamples"):
