@@ -22,6 +22,7 @@ from baselines.localizers import video_of
 from baselines.options import TextSpanOptions
 from baselines.spans import decode_spans
 from baselines.training import BestState, gold_units, quiet_transformers, selection_score
+from benchmark import progress
 from benchmark.errors import ConfigError
 from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
@@ -105,6 +106,9 @@ class TextSpanLocalizer:
                 optimizer.step()
             score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
                 if validation else float(epoch)
+            if validation:
+                progress.epoch_line(f"textspan epoch {epoch + 1}/{options.epochs}: "
+                                    f"{self.options.selection_metric} on validation {score:.2f}")
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)

@@ -18,6 +18,7 @@ from baselines.localizers import video_of
 from baselines.options import VisualOptions
 from baselines.spans import decode_spans
 from baselines.training import BestState, gold_units, selection_score
+from benchmark import progress
 from benchmark.data.features import load_clip_features
 from benchmark.errors import ConfigError, DataError
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
@@ -125,6 +126,9 @@ class VisualLocalizer:
                 optimizer.step()
             score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
                 if validation else float(epoch)
+            if validation:
+                progress.epoch_line(f"visual epoch {epoch + 1}/{options.epochs}: "
+                                    f"{self.options.selection_metric} on validation {score:.2f}")
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)

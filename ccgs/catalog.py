@@ -37,7 +37,8 @@ class CCGSRunOptions:
     """Checkpoints and the best model (default: a temporary folder removed when the system is closed)."""
     resume: bool = False
     device: str | None = None
-    progress: bool = False
+    progress: bool | None = None
+    """Progress bars: ``None`` follows the run (on when stderr is a terminal and the run is not quiet)."""
     retriever: Literal["bm25"] | None = None
     """Two-stage mode: score only this retriever's ``top_k_videos`` (default 10) per question."""
 

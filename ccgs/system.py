@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmark import progress
 from benchmark.errors import ConfigError
 from benchmark.records import LocalizationQuery, Prediction, Question, SplitData, Video
 from benchmark.systems import Retriever, TrainingData
@@ -39,7 +40,7 @@ class CCGSSystem:
 
     def __init__(self, config: CCGSConfig, *, encoder: str | None = None, checkpoint: str | Path | None = None,
                  out_dir: str | Path | None = None, retriever: Retriever | None = None, resume: bool = False,
-                 device: str | None = None, progress: bool = False) -> None:
+                 device: str | None = None, progress: bool | None = None) -> None:
         if encoder is None and checkpoint is None:
             raise ConfigError("CCGS needs an encoder to train (a Hugging Face name or local folder) or a trained "
                               "checkpoint folder")
@@ -52,7 +53,7 @@ class CCGSSystem:
         self.retriever = retriever
         self.resume = resume
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.progress = progress
+        self.progress = progress  # None: as the run says (benchmark.progress)
         self.training_state: TrainingState | None = None
         self._scorer: SpanScorer | None = None
         self._summary: dict = {}
@@ -82,8 +83,8 @@ class CCGSSystem:
             started = time.perf_counter()
             trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
             self._scorer.device = trainer.accelerator.device
-            self.training_state = trainer.fit(data, self.validation_score, resume=self.resume,
-                                              progress=self.progress)
+            self.training_state = trainer.fit(data, self._epoch_evaluator(config), resume=self.resume,
+                                              progress=self._bars())
             train_seconds = time.perf_counter() - started
             log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos,
                      self._scorer.tokens.max_len)
@@ -102,7 +103,7 @@ class CCGSSystem:
                 max_candidates: int) -> list[Prediction]:
         videos = self._candidate_videos(questions, corpus)
         scorer = self._require_scorer()
-        candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self.progress)
+        candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self._bars())
         if self._summary:  # trained in this process: record the inference speed beside the training
             stats = scorer.stats
             self._summary["inference"] = {"seconds": round(stats.seconds, 1), "pairs": stats.pairs,
@@ -118,7 +119,7 @@ class CCGSSystem:
             raise ConfigError(f"{len(missing)} localization queries point to videos outside the corpus, e.g. "
                               f"'{missing[0]}'")
         candidates = self._require_scorer().rank([q.text for q in queries], [[corpus[q.video_id]] for q in queries],
-                                                 max_candidates, progress=self.progress)
+                                                 max_candidates, progress=self._bars())
         return [Prediction(q.qid, tuple(c)) for q, c in zip(queries, candidates, strict=True)]
 
     # -- selection ------------------------------------------------------------------------------------------
@@ -146,6 +147,24 @@ class CCGSSystem:
     @property
     def scorer(self) -> SpanScorer:
         return self._require_scorer()
+
+    def _bars(self) -> bool:
+        return progress.bars() if self.progress is None else self.progress
+
+    def _epoch_evaluator(self, config: CCGSConfig):
+        """``validation_score``, plus one progress line per epoch (the trainer evaluates once an epoch)."""
+        epochs, started = [0], [time.perf_counter()]
+
+        def evaluate(split: SplitData) -> float:
+            value = self.validation_score(split)
+            epochs[0] += 1
+            progress.epoch_line(f"ccgs epoch {epochs[0]} of this run ({config.epochs} in all): "
+                                f"{config.selection_metric} on {split.name} {value:.2f} "
+                                f"({time.perf_counter() - started[0]:.0f} s)")
+            started[0] = time.perf_counter()
+            return value
+
+        return evaluate
 
     def _write_summary(self) -> None:
         """``training_summary.json`` in ``out_dir``: settings, the epochs, the best one, inference speed."""

@@ -146,3 +146,33 @@ def test_vcval_train_ccgs_reports_a_bad_encoder_without_traceback(tiny_data_dir,
                  "--out", str(tmp_path / "run")])
     assert code == 2
     assert "cannot load the encoder" in capsys.readouterr().err
+
+
+def test_without_out_dir_checkpoints_go_to_a_temporary_folder_removed_after_training_or_failure(
+        tiny_data_dir, tiny_benchmark, monkeypatch):
+    import tempfile
+    from pathlib import Path
+
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.iterdir())
+    config = preset("tiny", **{**SMALL, "epochs": 1})
+    system = CCGSSystem(config, encoder=str(tiny_encoder(tiny_data_dir)))
+    system.fit(_data(tiny_benchmark))
+    assert system.training_state.best_epoch == 1 and set(scratch.iterdir()) == before
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("ccgs.system.Trainer.fit", fail)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        CCGSSystem(config, encoder=str(tiny_encoder(tiny_data_dir))).fit(_data(tiny_benchmark))
+    assert set(scratch.iterdir()) == before
+
+
+def test_harness_runs_show_one_line_per_epoch_on_stderr_unless_quiet(tiny_data_dir, tmp_path, capsys):
+    assert _train(tiny_data_dir, tmp_path / "loud") == 0
+    loud = capsys.readouterr().err
+    assert "ccgs epoch 1 of this run (1 in all): R1_mIoU on validation" in loud
+    assert "ccgs inference" not in loud  # no bars: stderr is not a terminal here
+    assert _train(tiny_data_dir, tmp_path / "quiet", "--quiet") == 0
+    assert "ccgs epoch" not in capsys.readouterr().err

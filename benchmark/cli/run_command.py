@@ -46,6 +46,8 @@ def register(subparsers) -> None:
     run.add_argument("--out", required=True, type=Path, help="run folder to write (refused if it holds a run)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run in --out (the old folder goes only once the new run is complete)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bars nor epoch lines on stderr (bars show only when stderr is a terminal)")
     run.set_defaults(handler=_run)
 
     systems = subparsers.add_parser("systems", help="list the systems `vcval run` knows",
@@ -78,7 +80,7 @@ def _run(args: argparse.Namespace) -> int:
     # reached is a warning, not a failure: the run folder holds the whole run.
     run_system(args.system, lambda: load_from_arguments(args), args.out, split=args.split, protocol=protocol,
                config=config, seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
-               experiment=args.experiment, overwrite=args.overwrite)
+               experiment=args.experiment, overwrite=args.overwrite, quiet=args.quiet)
     return 0
 
 

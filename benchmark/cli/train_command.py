@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     ccgs.add_argument("--resume", action="store_true",
                       help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
     ccgs.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train from scratch")
+    ccgs.add_argument("--quiet", action="store_true",
+                      help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
     add_protocol_arguments(ccgs)
     flags = ccgs.add_argument_group("ablations (each overrides the preset)")
     flags.add_argument("--no-visual", dest="visual", action="store_false", default=None, help="text only")
@@ -111,14 +113,15 @@ def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
     from benchmark.harness.settings import merge_config, parse_assignments
 
     config = {name: getattr(args, name) for name in _CONFIG_ARGUMENTS if getattr(args, name) is not None}
-    config.update(encoder=args.encoder, out_dir=args.out, resume=args.resume, progress=True)
+    config.update(encoder=args.encoder, out_dir=args.out, resume=args.resume)
     return merge_config(config, parse_assignments(args.assignments))
 
 
 def _train_ccgs(args: argparse.Namespace) -> int:
     from ccgs.catalog import ccgs_system
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
     protocol = load_protocol(args.protocol)
     changes = {field: getattr(args, dest) for dest, field in _PROTOCOL_ARGUMENTS.items()
                if getattr(args, dest) is not None}
@@ -134,7 +137,7 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     # A resumed training evaluates again: its run folder is replaced once the new run is complete.
     result = run_system("ccgs", benchmark, args.out / split, split=split, protocol=protocol, config=config,
                         seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
-                        experiment=args.experiment, overwrite=args.resume or args.overwrite)
+                        experiment=args.experiment, quiet=args.quiet, overwrite=args.resume or args.overwrite)
     summary = json.loads((args.out / "training_summary.json").read_text(encoding="utf-8"))
     selection = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))["selection"]
     print(f"trained {len(summary['history'])} epochs in {summary['train_seconds']} s; best epoch "

@@ -32,6 +32,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from benchmark import progress
 from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
@@ -82,9 +83,9 @@ class RunResult:
 def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmark], out_dir: str | Path, *,
                split: str | None = None, protocol: Protocol | str | Path | None = None,
                config: Mapping[str, Any] | None = None, seed: int | None = None, track: bool = True,
-               tracking_uri: str | None = None,
-               experiment: str | None = None, run_name: str | None = None,
-               labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False) -> RunResult:
+               tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
+               labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False,
+               quiet: bool = False) -> RunResult:
     """Run ``system`` under ``protocol`` (default ``medvidcqa-paper``) on ``data`` and write ``out_dir``.
 
     ``data`` is a loaded benchmark, a data folder, or a function that loads one (called after the system
@@ -93,14 +94,16 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
     ``split`` overrides the protocol's evaluated split, ``seed`` its first seed. ``labels`` become extra
     ``vcval.*`` MLflow tags (the ablation grid tags its cells). With ``track=False`` nothing is logged.
     An ``out_dir`` that already holds a run raises :class:`~benchmark.harness.run_folder.RunFolderError`
-    unless ``overwrite``; it is replaced only once the new run is complete.
+    unless ``overwrite``; it is replaced only once the new run is complete. Training and inference show
+    progress on stderr (:mod:`benchmark.progress`) unless ``quiet`` or not ``echo``.
     """
     out_dir = Path(out_dir)
     refuse_existing_run(out_dir, overwrite)
     staging = staging_folder(out_dir)
     try:
-        result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config, seed=seed,
-                           experiment=experiment, run_name=run_name, labels=labels, echo=echo)
+        with progress.quiet(quiet or not echo):
+            result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config,
+                               seed=seed, experiment=experiment, run_name=run_name, labels=labels, echo=echo)
         move_into_place(staging, out_dir)
     finally:
         if staging.exists():
