@@ -85,7 +85,7 @@ def main() -> int:
                         ("oracle+prior", "localization")):
         started = time.perf_counter()
         run = run_system(name, benchmark, args.out / "baselines" / name, protocol=load_protocol().replace(task=track),
-                         track=False, echo=False)
+                         track=False, echo=False, overwrite=True)
         record(name, track, read_predictions(run.predictions_path).predictions, time.perf_counter() - started)
     for variant in args.variants.split(","):
         config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=args.max_val_questions,

@@ -44,7 +44,8 @@ def main() -> int:
     systems = {"ccgs": sorted(ccgs, key=lambda p: order[p.qid])}
     for name in filter(None, args.baselines.split(",")):
         protocol = load_protocol().replace(split=args.split)
-        result = run_system(name, benchmark, args.run / "baselines" / name, protocol=protocol, track=False, echo=False)
+        result = run_system(name, benchmark, args.run / "baselines" / name, protocol=protocol, track=False, echo=False,
+                            overwrite=True)
         systems[name] = [p for p in read_predictions(result.predictions_path).predictions if p.qid in wanted]
     rows = {}
     for name, predictions in systems.items():

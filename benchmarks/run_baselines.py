@@ -111,7 +111,7 @@ def main() -> None:
             track = SYSTEMS[name].tracks[0]
             started = time.perf_counter()
             result = run_system(name, benchmark, runs / name, split=args.split, protocol=protocol.replace(task=track),
-                                config=config, track=False, echo=False)
+                                config=config, track=False, echo=False, overwrite=True)
             seconds = time.perf_counter() - started
             bound = result.protocol
             row = {"data": benchmark.name if args.data else f"synthetic-{args.synthetic}",
