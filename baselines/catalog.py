@@ -24,69 +24,60 @@ from baselines.localizers import (
     RandomOptions,
     WholeVideoLocalizer,
 )
-from baselines.options import ConfigReader
+from baselines.options import TextSpanOptions, VisualOptions
 from baselines.random_retrieval import RandomRetriever
 from baselines.text import LexicalOptions
 from baselines.two_stage import CombinationOptions, OracleVideoSystem, PassageBM25System, TwoStageSystem
-from benchmark.systems import Localizer, Retriever, System
+from benchmark.options import ConfigReader, protocol_keys_of
+from benchmark.systems import Localizer, System
 
 Config = Mapping[str, Any] | None
 
 
-def _bm25(reader: ConfigReader) -> Retriever:
-    return BM25Retriever(reader.options(LexicalOptions, "bm25"))
+@dataclass(frozen=True)
+class Component:
+    """A retriever or localizer: what it is, the options it reads (class and key prefix, in the order
+    ``make`` takes them), and how to make it from those options."""
+
+    description: str
+    options: tuple[tuple[type, str], ...]
+    make: Callable[..., Any]
+
+    def build(self, reader: ConfigReader) -> Any:
+        return self.make(*(reader.options(cls, prefix) for cls, prefix in self.options))
 
 
-def _dense(reader: ConfigReader) -> Retriever:
-    return DenseRetriever(reader.options(DenseOptions, "dense"))
-
-
-def _random_retriever(reader: ConfigReader) -> Retriever:
-    return RandomRetriever(reader.options(RandomOptions, "random"))
-
-
-def _whole(reader: ConfigReader) -> Localizer:
-    return WholeVideoLocalizer()
-
-
-def _random_localizer(reader: ConfigReader) -> Localizer:
-    return RandomLocalizer(reader.options(RandomOptions, "random"))
-
-
-def _prior(reader: ConfigReader) -> Localizer:
-    return PriorLocalizer(reader.options(PriorOptions, "prior"))
-
-
-def _window(reader: ConfigReader) -> Localizer:
-    return LexicalWindowLocalizer(reader.options(LexicalWindowOptions, "window"),
-                                  reader.options(LexicalOptions, "window"))
-
-
-def _textspan(reader: ConfigReader) -> Localizer:
+def _textspan(options: TextSpanOptions) -> Localizer:
     # torch and transformers are imported only when a learned localizer is built
-    from baselines.textspan import TextSpanLocalizer, TextSpanOptions
+    from baselines.textspan import TextSpanLocalizer
 
-    return TextSpanLocalizer(reader.options(TextSpanOptions, "textspan"))
-
-
-def _visual(reader: ConfigReader) -> Localizer:
-    from baselines.visual import VisualLocalizer, VisualOptions
-
-    return VisualLocalizer(reader.options(VisualOptions, "visual"))
+    return TextSpanLocalizer(options)
 
 
-RETRIEVERS: dict[str, tuple[Callable[[ConfigReader], Retriever], str]] = {
-    "bm25": (_bm25, "BM25 (Lucene) over each video's whole transcript"),
-    "dense": (_dense, "sentence-transformers cosine, best window of subtitle pieces per video"),
-    "random": (_random_retriever, "a random ranking (seeded per question)"),
+def _visual(options: VisualOptions) -> Localizer:
+    from baselines.visual import VisualLocalizer
+
+    return VisualLocalizer(options)
+
+
+RETRIEVERS: dict[str, Component] = {
+    "bm25": Component("BM25 (Lucene) over each video's whole transcript", ((LexicalOptions, "bm25"),),
+                      BM25Retriever),
+    "dense": Component("sentence-transformers cosine, best window of subtitle pieces per video",
+                       ((DenseOptions, "dense"),), DenseRetriever),
+    "random": Component("a random ranking (seeded per question)", ((RandomOptions, "random"),), RandomRetriever),
 }
-LOCALIZERS: dict[str, tuple[Callable[[ConfigReader], Localizer], str]] = {
-    "whole": (_whole, "the whole video"),
-    "random": (_random_localizer, "a random span, lengths drawn from train"),
-    "prior": (_prior, "the span with the best mean IoU against the train answers (relative time)"),
-    "window": (_window, "the best BM25 window of subtitle pieces, window length fitted on train"),
-    "textspan": (_textspan, "a transformer encoder over question + pieces with start/end heads"),
-    "visual": (_visual, "VSLBase-style: question + I3D features, context-query attention, start/end heads"),
+LOCALIZERS: dict[str, Component] = {
+    "whole": Component("the whole video", (), WholeVideoLocalizer),
+    "random": Component("a random span, lengths drawn from train", ((RandomOptions, "random"),), RandomLocalizer),
+    "prior": Component("the span with the best mean IoU against the train answers (relative time)",
+                       ((PriorOptions, "prior"),), PriorLocalizer),
+    "window": Component("the best BM25 window of subtitle pieces, window length fitted on train",
+                        ((LexicalWindowOptions, "window"), (LexicalOptions, "window")), LexicalWindowLocalizer),
+    "textspan": Component("a transformer encoder over question + pieces with start/end heads",
+                          ((TextSpanOptions, "textspan"),), _textspan),
+    "visual": Component("VSLBase-style: question + I3D features, context-query attention, start/end heads",
+                        ((VisualOptions, "visual"),), _visual),
 }
 
 
@@ -97,6 +88,7 @@ class SystemFactory:
     name: str
     description: str
     build: Callable[[ConfigReader], System]
+    options: tuple[tuple[type, str], ...]
     tracks: tuple[str, ...] = ("corpus", "localization")
 
     def __post_init__(self) -> None:
@@ -108,26 +100,41 @@ class SystemFactory:
         reader.check_all_used()
         return system
 
+    @property
+    def protocol_keys(self) -> dict[str, str]:
+        """The options the protocol fixes, as each component's options class declares them."""
+        keys: dict[str, str] = {}
+        for cls, prefix in self.options:
+            keys.update(protocol_keys_of(cls, f"{prefix}." if prefix else ""))
+        return keys
+
 
 def _two_stage(name: str, retriever: str, localizer: str) -> SystemFactory:
-    def build(reader: ConfigReader) -> System:
-        return TwoStageSystem(name, RETRIEVERS[retriever][0](reader), LOCALIZERS[localizer][0](reader),
-                              reader.options(CombinationOptions, ""))
+    first, second = RETRIEVERS[retriever], LOCALIZERS[localizer]
 
-    return SystemFactory(name, f"{RETRIEVERS[retriever][1]}; span: {LOCALIZERS[localizer][1]}", build)
+    def build(reader: ConfigReader) -> System:
+        return TwoStageSystem(name, first.build(reader), second.build(reader), reader.options(CombinationOptions, ""))
+
+    return SystemFactory(name, f"{first.description}; span: {second.description}", build,
+                         (*first.options, *second.options, (CombinationOptions, "")))
 
 
 def _oracle(name: str, localizer: str) -> SystemFactory:
-    def build(reader: ConfigReader) -> System:
-        return OracleVideoSystem(name, LOCALIZERS[localizer][0](reader))
+    component = LOCALIZERS[localizer]
 
-    return SystemFactory(name, f"gold video given (localization track); span: {LOCALIZERS[localizer][1]}", build,
-                         tracks=("localization",))
+    def build(reader: ConfigReader) -> System:
+        return OracleVideoSystem(name, component.build(reader))
+
+    return SystemFactory(name, f"gold video given (localization track); span: {component.description}", build,
+                         component.options, tracks=("localization",))
+
+
+_PASSAGE_OPTIONS = ((LexicalOptions, "bm25"), (WindowOptions, "passage"))
 
 
 def _passage(reader: ConfigReader) -> System:
-    return PassageBM25System("bm25-passage", PassageBM25Retriever(reader.options(LexicalOptions, "bm25"),
-                                                                  reader.options(WindowOptions, "passage")))
+    return PassageBM25System("bm25-passage", PassageBM25Retriever(*(reader.options(cls, prefix)
+                                                                    for cls, prefix in _PASSAGE_OPTIONS)))
 
 
 def _catalog() -> dict[str, SystemFactory]:
@@ -141,7 +148,7 @@ def _catalog() -> dict[str, SystemFactory]:
                 systems[name] = _two_stage(name, retriever, localizer)
     systems["bm25-passage"] = SystemFactory(
         "bm25-passage", "BM25 over sliding windows of subtitle pieces; a video scores as its best window, "
-        "which is the span", _passage)
+        "which is the span", _passage, _PASSAGE_OPTIONS)
     for localizer in LOCALIZERS:
         systems[f"oracle+{localizer}"] = _oracle(f"oracle+{localizer}", localizer)
     return systems

@@ -6,13 +6,15 @@ from __future__ import annotations
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
 from baselines.passages import Passages, sliding_windows
-from baselines.spans import non_maximum_suppression, temporal_iou
+from baselines.spans import non_maximum_suppression
 from baselines.text import BM25Index, LexicalOptions
 from benchmark.errors import ConfigError, DataError
+from benchmark.metrics import temporal_iou
 from benchmark.records import Candidate, LocalizationQuery, SplitData, Video
 from benchmark.systems import TrainingData
 
@@ -50,6 +52,7 @@ class WholeVideoLocalizer:
 @dataclass(frozen=True)
 class RandomOptions:
     seed: int = 0
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
 
 
 class RandomLocalizer:
@@ -112,9 +115,7 @@ class PriorLocalizer:
         grid = np.linspace(0.0, 1.0, self.options.bins + 1)
         firsts, lasts = np.triu_indices(len(grid), k=1)
         starts, ends = grid[firsts], grid[lasts]
-        intersection = np.clip(np.minimum(ends[:, None], gold_ends) - np.maximum(starts[:, None], gold_starts), 0, None)
-        union = np.maximum(ends[:, None], gold_ends) - np.minimum(starts[:, None], gold_starts)
-        mean_iou = (intersection / np.maximum(union, 1e-12)).mean(axis=1)
+        mean_iou = temporal_iou(starts[:, None], ends[:, None], gold_starts, gold_ends).mean(axis=1)
         self._spans = np.stack([starts, ends], axis=1)
         self._scores = mean_iou
 
@@ -140,6 +141,7 @@ class LexicalWindowOptions:
     stride: int = 1
     fit_questions: int = 500
     seed: int = 0
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed"}
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 1 or self.stride < 1 or self.fit_questions < 1:

@@ -1,109 +1,69 @@
-"""Component options as typed dataclasses, built from a flat or nested config mapping.
-
-A system's config is one mapping; each component reads the keys under its own prefix (``bm25.k1``,
-``textspan.epochs``, or nested: ``{"bm25": {"k1": 1.2}}``). Keys nobody reads are a :class:`ConfigError`.
-"""
+"""Options of the learned localizers (``textspan``, ``visual``), kept apart from their torch models so that
+the catalog can read their declared protocol keys without importing torch. The reader that casts every
+option is :mod:`benchmark.options`."""
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import ClassVar
 
-from benchmark.errors import ConfigError
-
-OptionsT = TypeVar("OptionsT")
+from baselines.dense import DEFAULT_MODEL
 
 
-def flatten_config(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
-    """``{"bm25": {"k1": 1.2}, "top_k": 5}`` -> ``{"bm25.k1": 1.2, "top_k": 5}``."""
-    flat: dict[str, Any] = {}
-    for key, value in (config or {}).items():
-        if not isinstance(key, str):
-            raise ConfigError(f"config keys must be strings, got {key!r}")
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            flat.update(flatten_config(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
+@dataclass(frozen=True)
+class TextSpanOptions:
+    """``encoder``: a Hugging Face encoder name or folder, or 'tiny'; ``max_length``: tokens per chunk;
+    ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
+    ``batch_questions`` (questions per optimiser step); ``max_train_questions`` /
+    ``max_validation_questions``: 0 for all, else a seeded sample for training / epoch selection;
+    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``; ``selection_metric``: the
+    localization-track metric the best epoch is chosen by (the protocol's; ``R1_mIoU``: mean IoU of the
+    first span)."""
+
+    encoder: str = DEFAULT_MODEL
+    max_length: int = 256
+    max_question_tokens: int = 48
+    max_piece_tokens: int = 32
+    epochs: int = 3
+    learning_rate: float = 5e-5
+    batch_questions: int = 8
+    max_train_questions: int = 0
+    max_validation_questions: int = 0
+    tiny_hidden: int = 64
+    tiny_layers: int = 2
+    seed: int = 0
+    selection_metric: str = "R1_mIoU"
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed", "selection_metric": "selection_metric"}
+
+    def __post_init__(self) -> None:
+        if self.max_length < self.max_question_tokens + self.max_piece_tokens + 3:
+            raise ValueError("textspan.max_length must leave room for the question, one piece and 3 special tokens")
+        if min(self.epochs, self.batch_questions, self.max_question_tokens, self.max_piece_tokens) < 1:
+            raise ValueError("textspan.epochs, batch_questions and token limits must be >= 1")
+        if self.learning_rate <= 0 or min(self.max_train_questions, self.max_validation_questions) < 0:
+            raise ValueError("textspan.learning_rate must be > 0 and max_train/validation_questions >= 0")
 
 
-class ConfigReader:
-    """Hands each component its keys and remembers which were read, so leftovers can be reported."""
+@dataclass(frozen=True)
+class VisualOptions:
+    """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
+    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``;
+    ``selection_metric`` as for ``textspan``. Under a protocol, ``max_clips`` is its ``feature_clips``."""
 
-    def __init__(self, config: Mapping[str, Any] | None, system: str) -> None:
-        self.values = flatten_config(config)
-        self.system = system
-        self.used: set[str] = set()
-        self.known: set[str] = set()
+    max_clips: int = 128
+    dim: int = 128
+    heads: int = 4
+    epochs: int = 30
+    learning_rate: float = 1e-3
+    batch_size: int = 16
+    dropout: float = 0.1
+    seed: int = 0
+    selection_metric: str = "R1_mIoU"
+    PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed", "max_clips": "feature_clips",
+                                               "selection_metric": "selection_metric"}
 
-    def options(self, cls: type[OptionsT], prefix: str) -> OptionsT:
-        """An instance of the dataclass ``cls`` from the keys ``<prefix>.<field>`` (or bare ``<field>`` when
-        ``prefix`` is empty), converted to the field's type."""
-        hints = typing.get_type_hints(cls)
-        values = {}
-        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-            key = f"{prefix}.{field.name}" if prefix else field.name
-            self.known.add(key)
-            if key in self.values:
-                values[field.name] = _convert(self.values[key], hints[field.name], key, self.system)
-                self.used.add(key)
-        try:
-            return cls(**values)
-        except ValueError as error:
-            raise ConfigError(f"system '{self.system}': {error}") from error
-
-    def check_all_used(self) -> None:
-        unknown = sorted(set(self.values) - self.used)
-        if unknown:
-            raise ConfigError(f"system '{self.system}' has no option {', '.join(repr(k) for k in unknown)}; "
-                              f"its options are: {', '.join(sorted(self.known)) or 'none'}")
-
-
-def _convert(value: Any, hint: Any, key: str, system: str) -> Any:
-    """Convert a config value (possibly a string from the command line) to ``hint``."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        arguments = typing.get_args(hint)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in arguments:
-                return None
-        for argument in arguments:
-            if argument is type(None):
-                continue
-            try:
-                return _convert(value, argument, key, system)
-            except ConfigError:
-                continue
-        raise ConfigError(f"system '{system}', option '{key}': cannot use {value!r} as {hint}")
-    if origin is tuple:
-        (element,) = typing.get_args(hint)[:1]
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise ConfigError(f"system '{system}', option '{key}': expected a list, got {value!r}")
-        return tuple(_convert(item, element, key, system) for item in items)
-    try:
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
-                return value.lower() in ("true", "yes", "1")
-            raise ValueError
-        if hint is int:
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise ValueError
-            return int(value)
-        if hint is float:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value)
-        if hint is str:
-            if not isinstance(value, str):
-                raise ValueError
-            return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"system '{system}', option '{key}': expected {hint.__name__}, got {value!r}") from None
-    raise ConfigError(f"system '{system}', option '{key}': unsupported option type {hint}")
+    def __post_init__(self) -> None:
+        if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:
+            raise ValueError("visual.max_clips, dim, heads, epochs, batch_size must be >= 1 and dim divisible by heads")
+        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError("visual.learning_rate must be > 0 and 0 <= dropout < 1")

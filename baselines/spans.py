@@ -1,16 +1,11 @@
-"""Span helpers shared by the localizers: temporal IoU, non-maximum suppression, and decoding start/end
-scores into the best spans."""
+"""Span helpers shared by the localizers: non-maximum suppression and decoding start/end scores into the
+best spans. Temporal IoU is the scorer's (:func:`benchmark.metrics.temporal_iou`), one rule for all."""
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def temporal_iou(starts: np.ndarray, ends: np.ndarray, start: float, end: float) -> np.ndarray:
-    """IoU of each span ``[starts[i], ends[i]]`` with ``[start, end]``."""
-    intersection = np.clip(np.minimum(ends, end) - np.maximum(starts, start), 0.0, None)
-    union = np.maximum(ends, end) - np.minimum(starts, start)
-    return np.where(union > 0, intersection / np.where(union > 0, union, 1.0), 0.0)
+from benchmark.metrics import temporal_iou
 
 
 def non_maximum_suppression(starts: np.ndarray, ends: np.ndarray, scores: np.ndarray, top_n: int,

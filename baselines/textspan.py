@@ -11,51 +11,22 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from baselines.dense import DEFAULT_MODEL, resolve_model
+from baselines.dense import resolve_model
 from baselines.localizers import video_of
-from baselines.spans import decode_spans, temporal_iou
-from baselines.training import BestState, gold_units, quiet_transformers
+from baselines.options import TextSpanOptions
+from baselines.spans import decode_spans
+from baselines.training import BestState, gold_units, quiet_transformers, selection_score
+from benchmark import progress
 from benchmark.errors import ConfigError
 from benchmark.random_encoder import build_random_encoder
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
-
-
-@dataclass(frozen=True)
-class TextSpanOptions:
-    """``encoder``: a Hugging Face encoder name or folder, or 'tiny'; ``max_length``: tokens per chunk;
-    ``max_question_tokens`` / ``max_piece_tokens``: truncation; ``epochs``, ``learning_rate``,
-    ``batch_questions`` (questions per optimiser step); ``max_train_questions`` /
-    ``max_validation_questions``: 0 for all, else a seeded sample for training / epoch selection;
-    ``tiny_hidden`` / ``tiny_layers``: size of the 'tiny' encoder; ``seed``."""
-
-    encoder: str = DEFAULT_MODEL
-    max_length: int = 256
-    max_question_tokens: int = 48
-    max_piece_tokens: int = 32
-    epochs: int = 3
-    learning_rate: float = 5e-5
-    batch_questions: int = 8
-    max_train_questions: int = 0
-    max_validation_questions: int = 0
-    tiny_hidden: int = 64
-    tiny_layers: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.max_length < self.max_question_tokens + self.max_piece_tokens + 3:
-            raise ValueError("textspan.max_length must leave room for the question, one piece and 3 special tokens")
-        if min(self.epochs, self.batch_questions, self.max_question_tokens, self.max_piece_tokens) < 1:
-            raise ValueError("textspan.epochs, batch_questions and token limits must be >= 1")
-        if self.learning_rate <= 0 or min(self.max_train_questions, self.max_validation_questions) < 0:
-            raise ValueError("textspan.learning_rate must be > 0 and max_train/validation_questions >= 0")
 
 
 class PieceSpanModel(nn.Module):
@@ -94,7 +65,7 @@ class TextSpanLocalizer:
         self.model: PieceSpanModel | None = None
         self.tokenizer: Any = None  # a Hugging Face tokenizer, set by fit
         self.max_span_pieces = 1
-        self.validation_iou: float | None = None
+        self.validation_score: float | None = None
         self.best_epoch: int | None = None
         self._piece_tokens: dict[str, list[list[int]]] = {}
         self._idf: dict[int, float] = {}
@@ -133,11 +104,15 @@ class TextSpanLocalizer:
                         nn.functional.cross_entropy(end_logits[None], torch.tensor([last]))
                     (loss / len(batch)).backward()
                 optimizer.step()
-            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
+                if validation else float(epoch)
+            if validation:
+                progress.epoch_line(f"textspan epoch {epoch + 1}/{options.epochs}: "
+                                    f"{self.options.selection_metric} on validation {score:.2f}")
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)
-        self.validation_iou = float(best.score) if validation else None
+        self.validation_score = float(best.score) if validation else None
         self.best_epoch = best.epoch
 
     def _load_encoder(self, data: TrainingData) -> None:
@@ -249,10 +224,6 @@ class TextSpanLocalizer:
                                 for first, last, score in spans])
         return results
 
-    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
-        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
-        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
-                              for c, a in zip(candidates, annotations, strict=True)]))
 
 
 def seeded_sample(items: list, size: int, seed: int) -> list:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
+
+from benchmark.errors import ConfigError
+from benchmark.records import Annotation, Prediction, SplitData, Video
 
 
 def gold_units(unit_starts: np.ndarray, unit_ends: np.ndarray, start: float, end: float) -> tuple[int, int]:
@@ -17,6 +20,22 @@ def gold_units(unit_starts: np.ndarray, unit_ends: np.ndarray, start: float, end
     first = min(max(first, 0), count - 1)
     last = min(max(last, first), count - 1)
     return first, last
+
+
+def selection_score(localizer, annotations: Sequence[Annotation], videos: Mapping[str, Video], metric: str) -> float:
+    """The protocol's selection ``metric`` for a localizer's spans on validation questions, each in its gold
+    video (the localization track), as the scorer computes it: ``R1_mIoU`` is the mean IoU of the first
+    span, in percent."""
+    from benchmark.scoring import score
+
+    candidates = localizer.localize([a.localization_query for a in annotations], videos, 10)
+    predictions = [Prediction(a.qid, tuple(c)) for a, c in zip(annotations, candidates, strict=True)]
+    metrics = score(predictions, SplitData("selection", tuple(annotations), dict(videos)), task="localization",
+                    bootstrap=0).metrics
+    if metric not in metrics:
+        raise ConfigError(f"unknown selection metric '{metric}' for a localizer (localization track); expected "
+                          f"one of {', '.join(sorted(metrics))}")
+    return metrics[metric]
 
 
 class BestState:

@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
 from baselines.localizers import video_of
-from baselines.spans import decode_spans, temporal_iou
-from baselines.training import BestState, gold_units
+from baselines.options import VisualOptions
+from baselines.spans import decode_spans
+from baselines.training import BestState, gold_units, selection_score
+from benchmark import progress
 from benchmark.data.features import load_clip_features
 from benchmark.errors import ConfigError, DataError
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
@@ -25,27 +26,6 @@ from benchmark.systems import TrainingData
 
 _WORD = re.compile(r"\w+")
 PAD, UNKNOWN = 0, 1
-
-
-@dataclass(frozen=True)
-class VisualOptions:
-    """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
-    ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``."""
-
-    max_clips: int = 128
-    dim: int = 128
-    heads: int = 4
-    epochs: int = 30
-    learning_rate: float = 1e-3
-    batch_size: int = 16
-    dropout: float = 0.1
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:
-            raise ValueError("visual.max_clips, dim, heads, epochs, batch_size must be >= 1 and dim divisible by heads")
-        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError("visual.learning_rate must be > 0 and 0 <= dropout < 1")
 
 
 def words(text: str) -> list[str]:
@@ -114,7 +94,7 @@ class VisualLocalizer:
         self.model: VSLBase | None = None
         self.vocabulary: dict[str, int] = {}
         self.max_span_clips = 1
-        self.validation_iou: float | None = None
+        self.validation_score: float | None = None
         self.best_epoch: int | None = None
 
     def fit(self, data: TrainingData) -> None:
@@ -144,11 +124,15 @@ class VisualLocalizer:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            score = self._mean_iou(validation, data.validation.videos) if validation else float(epoch)
+            score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
+                if validation else float(epoch)
+            if validation:
+                progress.epoch_line(f"visual epoch {epoch + 1}/{options.epochs}: "
+                                    f"{self.options.selection_metric} on validation {score:.2f}")
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
             model.load_state_dict(best.state)
-        self.validation_iou = float(best.score) if validation else None
+        self.validation_score = float(best.score) if validation else None
         self.best_epoch = best.epoch
 
     def _features(self, video: Video) -> np.ndarray:
@@ -206,10 +190,6 @@ class VisualLocalizer:
                                     for first, last, score in spans])
         return results
 
-    def _mean_iou(self, annotations: Sequence[Annotation], videos: Mapping[str, Video]) -> float:
-        candidates = self.localize([a.localization_query for a in annotations], videos, 1)
-        return float(np.mean([temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
-                              for c, a in zip(candidates, annotations, strict=True)]))
 
 
 def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ A grid file (YAML)::
       paper: {}
       no-visual: {visual: false}
     base: ccgs/paper                 # the variant the others are tested against
-    metrics: [video_R1, R1_IoU0.5, R1_mIoU]   # optional: table columns (default: DEFAULT_METRICS)
+    metrics: [video_R1, R1_IoU0.5, R1_mIoU]   # optional: table columns (default: HEADLINE_METRICS)
 
 Each variant (``system/setting``, or just ``system`` without settings) runs once per seed through
 :func:`benchmark.harness.run_system`. The table gives the mean +/- standard deviation over seeds, and for
@@ -42,6 +42,8 @@ from benchmark.errors import ConfigError
 from benchmark.harness.run_folder import STAGING_PREFIX, RunFolderError, holds_run
 from benchmark.harness.runner import RunResult, run_system
 from benchmark.harness.settings import merge_config
+from benchmark.metrics import HEADLINE_METRICS
+from benchmark.options import load_yaml
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import aligned_values
 from benchmark.stats import holm, paired_test
@@ -50,7 +52,6 @@ from benchmark.tracking import warn
 GRID_FIELDS = ("name", "protocol", "split", "seeds", "systems", "settings", "base", "metrics", "data_dir")
 ALPHA = 0.05
 # Table columns when a grid names none: few, because every column adds tests to the Holm correction.
-DEFAULT_METRICS = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU", "loc_mIoU")
 PAIRED_RESAMPLES = 10000
 
 
@@ -150,7 +151,7 @@ def load_grid(path: str | Path) -> Grid:
     """Read and validate a grid file; every problem names the file and the field."""
     path = Path(path)
     try:
-        mapping = yaml.safe_load(path.read_text(encoding="utf-8"))
+        mapping = load_yaml(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the grid file: {error.strerror or error}") from error
     except yaml.YAMLError as error:
@@ -276,7 +277,7 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
 def compare_runs(grid: Grid, protocol: Protocol, runs: Sequence[RunResult], out_dir: Path) -> GridResult:
     """The grid's table from its finished runs (one per variant and seed)."""
     available = runs[0].metrics if runs else {}
-    metrics = grid.metrics or tuple(key for key in DEFAULT_METRICS if key in available)
+    metrics = grid.metrics or tuple(key for key in HEADLINE_METRICS if key in available)
     missing = [key for key in metrics if key not in available]
     if missing:
         raise ConfigError(f"grid '{grid.name}': field 'metrics' names {', '.join(missing)}, which the scorer does "

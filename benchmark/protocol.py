@@ -26,16 +26,19 @@ import yaml
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
+from benchmark.metrics import TASKS
+from benchmark.options import load_yaml
 
 PROTOCOL_PACKAGE = "benchmark.protocols"
 DEFAULT_PROTOCOL = "medvidcqa-paper"
 SUPPORTED_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 SUPPORTED_RECALL_AT = (1, 5, 10, 50, 100)
 MAX_CANDIDATES = 100
-TASKS = ("corpus", "localization")
 VIDEO_RANKS = ("distinct", "rows")
 # Fields that describe a protocol but do not change what its runs measure: left out of the hash.
 _UNHASHED_FIELDS = ("name", "description")
+# Fields added after runs were recorded: while unset they leave the hash as it was.
+_HASHED_WHEN_SET = ("max_questions",)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Protocol:
     selection_metric: str = "R1_mIoU"
     bootstrap: int = 1000
     bootstrap_seed: int = 0
+    max_questions: int | None = None
     dataset: str | None = None
     data_fingerprint: str | None = None
 
@@ -80,7 +84,8 @@ class Protocol:
     @property
     def hash(self) -> str:
         """sha256 of the canonical JSON of every field that changes what is measured."""
-        content = {key: value for key, value in self.to_dict().items() if key not in _UNHASHED_FIELDS}
+        content = {key: value for key, value in self.to_dict().items()
+                   if key not in _UNHASHED_FIELDS and not (key in _HASHED_WHEN_SET and value is None)}
         return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     @property
@@ -127,7 +132,7 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
                               f"({', '.join(named_protocols())}) nor a file")
         source, text = str(path), path.read_text(encoding="utf-8")
     try:
-        mapping = yaml.safe_load(text)
+        mapping = load_yaml(text)
     except yaml.YAMLError as error:
         raise ConfigError(f"{source}: not valid YAML: {error}") from error
     return protocol_from_mapping(mapping, source)
@@ -158,6 +163,7 @@ def _field_names() -> set[str]:
 _INT_FIELDS = ("corpus_seed", "max_candidates", "max_tokens", "feature_clips", "bootstrap", "bootstrap_seed")
 _STR_FIELDS = ("name", "description", "task", "split", "corpus", "video_rank", "selection_split", "selection_metric")
 _OPTIONAL_STR_FIELDS = ("dataset", "data_fingerprint")
+_OPTIONAL_INT_FIELDS = ("max_questions",)
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:
@@ -172,6 +178,10 @@ def _coerce(key: str, value: Any, source: str) -> Any:
     if key in _STR_FIELDS:
         if not isinstance(value, str):
             raise fail("a string")
+        return value
+    if key in _OPTIONAL_INT_FIELDS:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise fail("an integer or null")
         return value
     if key in _OPTIONAL_STR_FIELDS:
         if value is not None and not isinstance(value, str):
@@ -221,6 +231,8 @@ def _check_protocol(protocol: Protocol) -> None:
     for key in ("max_tokens", "feature_clips"):
         if getattr(protocol, key) < 1:
             raise ConfigError(f"{where}: field '{key}' must be positive, got {getattr(protocol, key)}")
+    if protocol.max_questions is not None and protocol.max_questions < 1:
+        raise ConfigError(f"{where}: field 'max_questions' must be positive or null, got {protocol.max_questions}")
     if protocol.bootstrap < 0:
         raise ConfigError(f"{where}: field 'bootstrap' must be 0 (no intervals) or more, got {protocol.bootstrap}")
     if len(set(protocol.seeds)) != len(protocol.seeds):

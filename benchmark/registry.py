@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from benchmark.errors import ConfigError
+from benchmark.options import PROTOCOL_SOURCES
 from benchmark.systems import System
 
 SystemFactory = Callable[[Mapping[str, Any]], System]
@@ -84,25 +85,16 @@ def resolve_system(name: str) -> SystemEntry:
 
 def protocol_keys(entry: SystemEntry) -> dict[str, str]:
     """The config keys of a system that take the protocol's settings: config key (dotted for nested
-    options) -> ``seed`` (the run's seed) or a protocol field (``max_tokens``, ``feature_clips``,
-    ``selection_metric``, ``max_candidates``).
-
-    A factory declares them as a ``protocol_keys`` attribute; for the shipped catalogs, whose factories do
-    not (yet), this module knows them."""
-    declared = getattr(entry.factory, "protocol_keys", None)
-    if declared is not None:
-        return dict(declared)
-    if entry.source == "ccgs.catalog":
-        # max_clips is left to CCGS: with fusion it must equal the encoder's hidden size.
-        return {"seed": "seed", "max_len": "max_tokens", "selection_metric": "selection_metric"}
-    if entry.source == "baselines.catalog":
-        components = entry.name.removeprefix("oracle+").split("+")
-        return {f"{part}.seed": "seed" for part in components if part in _SEEDED_BASELINE_COMPONENTS}
-    return {}
-
-
-# Baseline components with a ``seed`` option (read under their own prefix, e.g. ``window.seed``).
-_SEEDED_BASELINE_COMPONENTS = ("random", "window", "textspan", "visual")
+    options) -> ``seed`` (the run's seed) or a protocol field (``max_tokens``, ``selection_metric``,
+    ``max_candidates``), as its factory declares them in a ``protocol_keys`` attribute (the shipped
+    factories derive theirs from the ``PROTOCOL_KEYS`` of their options classes). None declared: none."""
+    declared = getattr(entry.factory, "protocol_keys", None) or {}
+    unknown = {key: source for key, source in declared.items() if source not in PROTOCOL_SOURCES}
+    if unknown:
+        key, source = next(iter(unknown.items()))
+        raise ConfigError(f"system '{entry.name}' ({entry.source}): protocol_keys maps '{key}' to '{source}', "
+                          f"expected one of {', '.join(PROTOCOL_SOURCES)}")
+    return dict(declared)
 
 
 def create_system(name: str, config: Mapping[str, Any] | None = None) -> System:

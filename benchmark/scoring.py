@@ -19,7 +19,7 @@ import numpy as np
 
 from benchmark import __version__
 from benchmark.errors import InputError
-from benchmark.metrics import VIDEO_RANK_MODES, metric_keys, per_question_metrics
+from benchmark.metrics import HEADLINE_METRICS, VIDEO_RANK_MODES, metric_keys, per_question_metrics
 from benchmark.predictions import (
     CandidateArrays,
     LoadedPredictions,
@@ -37,7 +37,6 @@ ANSWER_LENGTH_BUCKETS = ((0.0, 15.0, "<15s"), (15.0, 30.0, "15-30s"), (30.0, 60.
                          (60.0, math.inf, ">=60s"))
 VIDEO_LENGTH_BUCKETS = ((0.0, 180.0, "<3min"), (180.0, 420.0, "3-7min"), (420.0, 900.0, "7-15min"),
                         (900.0, math.inf, ">=15min"))
-SLICE_KEYS = ("video_R1", "video_MRR", "R1_IoU0.5", "R5_IoU0.5", "R1_mIoU", "loc_mIoU")
 
 
 @dataclass
@@ -76,7 +75,7 @@ class ScoreReport:
             interval = f"  [{low:6.2f}, {high:6.2f}]" if has_ci else ""
             lines.append(f"{key:<{width}}  {value:6.2f}{interval}")
         for slice_name, buckets in self.slices.items():
-            keys = [k for k in SLICE_KEYS if k in self.metrics]
+            keys = [k for k in HEADLINE_METRICS if k in self.metrics]
             lines.append("")
             lines.append(f"by {slice_name.replace('_', ' ')}")
             lines.append(f"{'bucket':<9} {'n':>5}  " + "  ".join(f"{k:>9}" for k in keys))

@@ -20,10 +20,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines.run import run_system  # noqa: E402
 from benchmark.comparison import compare  # noqa: E402
 from benchmark.data import load_benchmark  # noqa: E402
 from benchmark.data.synthetic import generate  # noqa: E402
+from benchmark.harness import run_system  # noqa: E402
+from benchmark.predictions import read_predictions  # noqa: E402
+from benchmark.protocol import load_protocol  # noqa: E402
 from benchmark.random_encoder import build_random_encoder  # noqa: E402
 from benchmark.scoring import score  # noqa: E402
 from benchmark.systems import TrainingData  # noqa: E402
@@ -82,7 +84,9 @@ def main() -> int:
     for name, track in (("random", "corpus"), ("bm25+random", "corpus"), ("oracle+random", "localization"),
                         ("oracle+prior", "localization")):
         started = time.perf_counter()
-        record(name, track, run_system(name, benchmark, "test", max_candidates=100), time.perf_counter() - started)
+        run = run_system(name, benchmark, args.out / "baselines" / name, protocol=load_protocol().replace(task=track),
+                         track=False, echo=False, overwrite=True)
+        record(name, track, read_predictions(run.predictions_path).predictions, time.perf_counter() - started)
     for variant in args.variants.split(","):
         config = preset("tiny", epochs=args.epochs, max_len=args.max_len, max_val_questions=args.max_val_questions,
                         selection_track=args.selection_track, selection_metric="R1_mIoU",

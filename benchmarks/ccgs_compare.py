@@ -1,5 +1,6 @@
 """Score a ``vcval train ccgs`` run beside baselines on exactly the questions it predicted (a bounded CPU
-run may predict a seeded subset of the test split), with 95% bootstrap intervals.
+run may predict a seeded subset of the test split), with 95% bootstrap intervals. The baselines run
+through the harness (``benchmark.harness.run_system``) into RUN/baselines/.
 
     python benchmarks/ccgs_compare.py --data-dir ../shared/data/tutorialvqa --run /tmp/ccgs-tvqa \
         --baselines random,bm25+random,bm25,bm25+window
@@ -14,9 +15,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines.run import run_system  # noqa: E402
 from benchmark.data import load_benchmark  # noqa: E402
+from benchmark.harness import run_system  # noqa: E402
 from benchmark.predictions import read_predictions  # noqa: E402
+from benchmark.protocol import load_protocol  # noqa: E402
 from benchmark.records import SplitData  # noqa: E402
 from benchmark.scoring import score  # noqa: E402
 
@@ -32,15 +34,19 @@ def main() -> int:
     args = parser.parse_args()
     benchmark = load_benchmark(args.data_dir)
     full = benchmark.split(args.split)
-    ccgs = read_predictions(args.run / f"{args.split}_predictions.jsonl").predictions
+    run_folder = args.run / args.split  # vcval train ccgs: OUT/<split>/predictions.jsonl
+    old_layout = args.run / f"{args.split}_predictions.jsonl"  # written before the harness ran it
+    ccgs = read_predictions(old_layout if old_layout.exists() else run_folder / "predictions.jsonl").predictions
     wanted = {p.qid for p in ccgs}
     annotations = tuple(a for a in full.annotations if a.qid in wanted)
     split = SplitData(full.name, annotations, full.videos)
     order = {a.qid: i for i, a in enumerate(annotations)}
     systems = {"ccgs": sorted(ccgs, key=lambda p: order[p.qid])}
     for name in filter(None, args.baselines.split(",")):
-        predictions = run_system(name, benchmark, args.split, max_candidates=100)
-        systems[name] = [p for p in predictions if p.qid in wanted]
+        protocol = load_protocol().replace(split=args.split)
+        result = run_system(name, benchmark, args.run / "baselines" / name, protocol=protocol, track=False, echo=False,
+                            overwrite=True)
+        systems[name] = [p for p in read_predictions(result.predictions_path).predictions if p.qid in wanted]
     rows = {}
     for name, predictions in systems.items():
         report = score(predictions, split, bootstrap=1000, seed=0)

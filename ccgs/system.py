@@ -1,16 +1,24 @@
 """CCGS as a :class:`benchmark.systems.System`: train (or load) in ``fit``, batched corpus inference in
-``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode)."""
+``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode).
+
+With ``out_dir``, the checkpoints, the best and last models and ``training_summary.json`` stay there (and
+``resume`` continues from them); without, they go to a temporary folder that ``fit`` removes once the best
+model is loaded, also when training fails."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmark import progress
 from benchmark.errors import ConfigError
 from benchmark.records import LocalizationQuery, Prediction, Question, SplitData, Video
 from benchmark.systems import Retriever, TrainingData
@@ -32,7 +40,7 @@ class CCGSSystem:
 
     def __init__(self, config: CCGSConfig, *, encoder: str | None = None, checkpoint: str | Path | None = None,
                  out_dir: str | Path | None = None, retriever: Retriever | None = None, resume: bool = False,
-                 device: str | None = None, progress: bool = False) -> None:
+                 device: str | None = None, progress: bool | None = None) -> None:
         if encoder is None and checkpoint is None:
             raise ConfigError("CCGS needs an encoder to train (a Hugging Face name or local folder) or a trained "
                               "checkpoint folder")
@@ -45,9 +53,10 @@ class CCGSSystem:
         self.retriever = retriever
         self.resume = resume
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.progress = progress
+        self.progress = progress  # None: as the run says (benchmark.progress)
         self.training_state: TrainingState | None = None
         self._scorer: SpanScorer | None = None
+        self._summary: dict = {}
 
     # -- System ---------------------------------------------------------------------------------------------
     def fit(self, data: TrainingData) -> None:
@@ -70,17 +79,37 @@ class CCGSSystem:
             tokenizer.save_pretrained(folder)
             encoder.config.save_pretrained(folder)
 
-        trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
-        self._scorer.device = trainer.accelerator.device
-        self.training_state = trainer.fit(data, self.validation_score, resume=self.resume, progress=self.progress)
-        log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos, self._scorer.tokens.max_len)
-        self._load(out_dir / "best")
+        try:
+            started = time.perf_counter()
+            trainer = Trainer(model, self._scorer.tokens, self._scorer.features, config, out_dir, save_encoder_files)
+            self._scorer.device = trainer.accelerator.device
+            self.training_state = trainer.fit(data, self._epoch_evaluator(config), resume=self.resume,
+                                              progress=self._bars())
+            train_seconds = time.perf_counter() - started
+            log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos,
+                     self._scorer.tokens.max_len)
+            self._load(out_dir / "best")
+        finally:
+            if self.out_dir is None:
+                shutil.rmtree(out_dir, ignore_errors=True)
+        self._summary = {
+            "config": config.to_dict(), "encoder": self.encoder_name, "train_seconds": round(train_seconds, 1),
+            "best_epoch": self.training_state.best_epoch, "best_validation": self.training_state.best_score,
+            "history": [vars(record) for record in self.training_state.history],
+        }
+        self._write_summary()
 
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
                 max_candidates: int) -> list[Prediction]:
         videos = self._candidate_videos(questions, corpus)
-        candidates = self._require_scorer().rank([q.text for q in questions], videos, max_candidates,
-                                                 progress=self.progress)
+        scorer = self._require_scorer()
+        candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self._bars())
+        if self._summary:  # trained in this process: record the inference speed beside the training
+            stats = scorer.stats
+            self._summary["inference"] = {"seconds": round(stats.seconds, 1), "pairs": stats.pairs,
+                                          "windows": stats.windows,
+                                          "pairs_per_second": round(stats.pairs_per_second, 2)}
+            self._write_summary()
         return [Prediction(q.qid, tuple(c)) for q, c in zip(questions, candidates, strict=True)]
 
     def predict_localization(self, queries: Sequence[LocalizationQuery], corpus: Mapping[str, Video],
@@ -90,7 +119,7 @@ class CCGSSystem:
             raise ConfigError(f"{len(missing)} localization queries point to videos outside the corpus, e.g. "
                               f"'{missing[0]}'")
         candidates = self._require_scorer().rank([q.text for q in queries], [[corpus[q.video_id]] for q in queries],
-                                                 max_candidates, progress=self.progress)
+                                                 max_candidates, progress=self._bars())
         return [Prediction(q.qid, tuple(c)) for q, c in zip(queries, candidates, strict=True)]
 
     # -- selection ------------------------------------------------------------------------------------------
@@ -118,6 +147,30 @@ class CCGSSystem:
     @property
     def scorer(self) -> SpanScorer:
         return self._require_scorer()
+
+    def _bars(self) -> bool:
+        return progress.bars() if self.progress is None else self.progress
+
+    def _epoch_evaluator(self, config: CCGSConfig):
+        """``validation_score``, plus one progress line per epoch (the trainer evaluates once an epoch)."""
+        epochs, started = [0], [time.perf_counter()]
+
+        def evaluate(split: SplitData) -> float:
+            value = self.validation_score(split)
+            epochs[0] += 1
+            progress.epoch_line(f"ccgs epoch {epochs[0]} of this run ({config.epochs} in all): "
+                                f"{config.selection_metric} on {split.name} {value:.2f} "
+                                f"({time.perf_counter() - started[0]:.0f} s)")
+            started[0] = time.perf_counter()
+            return value
+
+        return evaluate
+
+    def _write_summary(self) -> None:
+        """``training_summary.json`` in ``out_dir``: settings, the epochs, the best one, inference speed."""
+        if self.out_dir is not None and self._summary:
+            (self.out_dir / "training_summary.json").write_text(json.dumps(self._summary, indent=2) + "\n",
+                                                                encoding="utf-8")
 
     def _require_scorer(self) -> SpanScorer:
         if self._scorer is None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TASKS = ("corpus", "localization")
-
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -42,9 +40,6 @@ LOCALIZATION_COLUMNS: tuple[Column, ...] = (
     *_span_columns("loc_R1", _LOCALIZATION, "Loc")[:3],
     Column("loc_mIoU", "mIoU", _LOCALIZATION, "Loc mIoU"),
 )
-
-# The column a table is sorted by and ranked on when nobody asks otherwise.
-HEADLINE = {"corpus": "R1_IoU0.5", "localization": "loc_R1_IoU0.5"}
 
 
 def columns_for(task: str) -> tuple[Column, ...]:

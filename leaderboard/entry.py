@@ -61,9 +61,10 @@ class EntryMeta:
     source: str  # "file:<name>" or "run:<run id>"
 
     @property
-    def group_key(self) -> tuple[str, str, str, str]:
-        """Entries share a table only when all of these agree."""
-        return (self.split, self.task, self.protocol_hash, self.data_fingerprint)
+    def group_key(self) -> tuple[str, str, str, str, str]:
+        """Entries share a table only when all of these agree: the same questions, track, protocol and data,
+        scored by the same scorer version."""
+        return (self.split, self.task, self.protocol_hash, self.data_fingerprint, self.scorer_version)
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)

@@ -86,7 +86,8 @@ def _render_table(table: LeaderboardTable) -> str:
     meta = (f'<p class="meta">{n_questions} questions; data fingerprint '
             f'<code>{escape.html_text(table.data_fingerprint[:16])}</code>; protocol '
             f'<code>{escape.html_text(table.protocol)}</code> (<code>{escape.html_text(table.protocol_hash[:12])}'
-            f'</code>); ranked by <code>{escape.html_text(table.headline)}</code>; numbers in percent.</p>')
+            f'</code>); scorer {escape.html_text(table.scorer_version)}; ranked by '
+            f'<code>{escape.html_text(table.headline)}</code>; numbers in percent.</p>')
     note = f'<p class="note">{escape.html_text(significance_note(table))}</p>'
     return "\n".join([
         f'<section id="{escape.html_text(table.slug)}">',

@@ -50,7 +50,8 @@ def render_markdown(tables: Sequence[LeaderboardTable], title: str = "VCVAL lead
         parts.append(empty)
     for table in tables:
         parts += [f"## {escape.markdown(table.title)}", "",
-                  f"Data fingerprint `{table.data_fingerprint[:16]}`; # = rank by `{table.headline}`; "
+                  f"Data fingerprint `{table.data_fingerprint[:16]}`; scorer {table.scorer_version}; "
+                  f"# = rank by `{table.headline}`; "
                   "all numbers in percent.", ""]
         header = ["#", "System", "Authors", *(column.heading for column in table.columns)]
         parts.append("| " + " | ".join(header) + " |")

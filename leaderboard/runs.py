@@ -8,8 +8,11 @@ folders: the run's ``vcval.run_dir`` tag names the folder, and its artifacts are
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import numpy as np
 
@@ -98,16 +101,30 @@ def _folder_of(client, run) -> Path:
     recorded = run.data.tags.get(RUN_DIR_TAG)
     if recorded and _still_holds(Path(recorded), run):
         return Path(recorded)
+    local = _local_artifacts(run.info.artifact_uri)
+    if local is not None and (local / "manifest.json").is_file():
+        return local  # the logged copy is already a folder here: read it where it is, copy nothing
     target = Path(tempfile.mkdtemp(prefix=f"vcval-run-{run.info.run_id[:8]}-"))
     try:
         folder = Path(client.download_artifacts(run.info.run_id, "", str(target)))
     except Exception as error:  # the artifacts may be gone with the store's artifact folder
+        shutil.rmtree(target, ignore_errors=True)
         raise ConfigError(f"MLflow run {run.info.run_id}: its folder {recorded or '(not recorded)'} no longer holds "
                           f"this run and its artifacts cannot be read ({' '.join(str(error).split())[:200]})") from error
     if not (folder / "manifest.json").is_file():
         raise ConfigError(f"MLflow run {run.info.run_id}: its folder {recorded or '(not recorded)'} no longer holds "
                           "this run and its logged artifacts hold no manifest.json")
     return folder
+
+
+def _local_artifacts(uri: str | None) -> Path | None:
+    """The folder of a local artifact URI (``file:///...`` or a plain path), else None."""
+    if not uri:
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return Path(url2pathname(parsed.path))
+    return Path(uri) if not parsed.scheme else None
 
 
 def _still_holds(run_dir: Path, run) -> bool:

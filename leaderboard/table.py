@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.sources import SPLITS, canonical_split
-from leaderboard.columns import HEADLINE, Column, columns_for
+from benchmark.metrics import PRIMARY_METRIC
+from leaderboard.columns import Column, columns_for
 from leaderboard.entry import Entry
 from leaderboard.significance import p_values_against_best
 
@@ -54,6 +55,7 @@ class LeaderboardTable:
     headline: str
     rows: tuple[Row, ...]
     alpha: float = ALPHA
+    scorer_version: str = ""
 
     @property
     def title(self) -> str:
@@ -63,14 +65,15 @@ class LeaderboardTable:
     def slug(self) -> str:
         """A file-name-safe identifier, unique per group."""
         safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in f"{self.split}-{self.task}-{self.protocol}")
-        key = "|".join((self.split, self.task, self.protocol_hash, self.data_fingerprint))
+        key = "|".join((self.split, self.task, self.protocol_hash, self.data_fingerprint, self.scorer_version))
         return f"{safe}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
 
 
 def build_tables(entries: Iterable[Entry], split: str | None = None, alpha: float = ALPHA) -> list[LeaderboardTable]:
-    """One table per comparable group, test split first, then by task, protocol and fingerprint."""
+    """One table per comparable group (:attr:`EntryMeta.group_key`), test split first, then by task,
+    protocol, fingerprint and scorer version."""
     wanted = canonical_split(split) if split else None
-    groups: dict[tuple[str, str, str, str], list[Entry]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[Entry]] = defaultdict(list)
     for entry in entries:
         if wanted is None or canonical_split(entry.meta.split) == wanted:
             groups[entry.meta.group_key].append(entry)
@@ -82,7 +85,7 @@ def build_tables(entries: Iterable[Entry], split: str | None = None, alpha: floa
 def _build_table(entries: Sequence[Entry], alpha: float) -> LeaderboardTable:
     meta = entries[0].meta
     columns = columns_for(meta.task)
-    headline = HEADLINE[meta.task]
+    headline = PRIMARY_METRIC[meta.task]
     ordered = sorted(entries, key=lambda e: (-e.metrics.get(headline, float("-inf")), e.meta.name, e.meta.entry_id))
     cells_by_entry: list[dict[str, Cell]] = [{} for _ in ordered]
     for column in columns:
@@ -96,7 +99,7 @@ def _build_table(entries: Sequence[Entry], alpha: float) -> LeaderboardTable:
             rank, previous_value = position, value
         rows.append(Row(entry, rank, cells))
     return LeaderboardTable(meta.split, meta.task, meta.protocol, meta.protocol_hash, meta.data_fingerprint,
-                            meta.dataset, columns, headline, tuple(rows), alpha)
+                            meta.dataset, columns, headline, tuple(rows), alpha, meta.scorer_version)
 
 
 def _column_cells(entries: Sequence[Entry], key: str, alpha: float) -> list[Cell]:

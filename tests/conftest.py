@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,40 @@ from benchmark.data import load_benchmark
 from benchmark.data.synthetic import generate
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+# The suite's own temporary folder: everything that asks Python (or a subprocess, through TMPDIR) for a
+# temporary file lands here, so that what a test leaves behind can be seen and named.
+_SUITE_TMP: Path | None = None
+# Not leaks: pytest's tmp_path folders (it keeps the last few runs by design) and torch's compile cache.
+_PYTEST_OWN = ("pytest-of-", "torchinductor_")
+
+
+def pytest_configure(config):
+    global _SUITE_TMP
+    if _SUITE_TMP is None and not hasattr(config, "workerinput"):
+        _SUITE_TMP = Path(tempfile.mkdtemp(prefix="vcval-tests-"))
+        tempfile.tempdir = str(_SUITE_TMP)
+        os.environ["TMPDIR"] = str(_SUITE_TMP)
+
+
+def pytest_unconfigure(config):
+    if _SUITE_TMP is not None:
+        shutil.rmtree(_SUITE_TMP, ignore_errors=True)
+
+
+def _leftovers() -> set[str]:
+    if _SUITE_TMP is None or not _SUITE_TMP.is_dir():
+        return set()
+    return {entry.name for entry in _SUITE_TMP.iterdir() if not entry.name.startswith(_PYTEST_OWN)}
+
+
+@pytest.fixture(autouse=True)
+def leaves_no_temporary_folders():
+    """Fails a test that leaves something in the temporary folder (checkpoints, scratch models, ...)."""
+    before = _leftovers()
+    yield
+    left = sorted(_leftovers() - before)
+    assert not left, f"the test left {left} in the temporary folder {_SUITE_TMP}"
 
 
 @pytest.fixture(scope="session")

@@ -58,7 +58,7 @@ def test_text_span_localizer_from_a_local_encoder_folder(tmp_path, tiny_benchmar
     started = time.process_time()
     localizer.fit(tiny_training)
     assert time.process_time() - started < 60  # CPU seconds: wall time depends on what else runs
-    assert localizer.validation_iou is not None and 0 <= localizer.best_epoch < 5
+    assert localizer.validation_score is not None and 0 <= localizer.best_epoch < 5
     assert first_candidate_miou(localizer, tiny_benchmark.split("test")) > random_miou
 
 

@@ -13,9 +13,10 @@ from baselines.localizers import (
     WholeVideoLocalizer,
 )
 from baselines.passages import sliding_windows
-from baselines.spans import decode_spans, non_maximum_suppression, temporal_iou
+from baselines.spans import decode_spans, non_maximum_suppression
 from baselines.training import gold_units
 from benchmark.errors import ConfigError, DataError
+from benchmark.metrics import temporal_iou
 from benchmark.records import Annotation, LocalizationQuery, SplitData, SubtitlePiece, Video
 from benchmark.systems import TrainingData
 
@@ -49,6 +50,13 @@ def test_temporal_iou_and_nms():
     np.testing.assert_allclose(temporal_iou(starts, ends, 0.0, 10.0), [1.0, 5 / 15, 0.0])
     assert non_maximum_suppression(starts, ends, np.array([3.0, 2.0, 1.0]), 3, iou_threshold=0.3) == [0, 2]
     assert non_maximum_suppression(starts, ends, np.array([3.0, 2.0, 1.0]), 3, iou_threshold=0.5) == [0, 1, 2]
+
+
+def test_the_localizers_use_the_scorers_zero_length_rule():
+    # one IoU for scorer and localizers: two identical zero-length spans have IoU 1, so NMS keeps one
+    points = np.array([4.0, 4.0, 7.0])
+    assert temporal_iou(points, points, 4.0, 4.0).tolist() == [1.0, 1.0, 0.0]
+    assert non_maximum_suppression(points, points, np.array([3.0, 2.0, 1.0]), 3) == [0, 2]
 
 
 def test_decode_spans_respects_order_and_length():

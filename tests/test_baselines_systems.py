@@ -1,4 +1,4 @@
-"""Two-stage and oracle systems, the catalog, run_system, and the dense retriever."""
+"""Two-stage and oracle systems, the catalog, runs through the harness, and the dense retriever."""
 
 from __future__ import annotations
 
@@ -7,12 +7,26 @@ import pytest
 
 from baselines.catalog import SYSTEMS
 from baselines.dense import DenseOptions, DenseRetriever
-from baselines.run import run_system, training_data
 from baselines.two_stage import combine
 from benchmark.errors import ConfigError
+from benchmark.harness import run_system
+from benchmark.harness.isolation import system_inputs
+from benchmark.predictions import read_predictions
+from benchmark.protocol import load_protocol
 from benchmark.records import Candidate, Question, SubtitlePiece, Video
 from benchmark.registry import available_systems
 from benchmark.systems import RankedVideo, System
+
+
+def _predict(name, benchmark, out, *, task="corpus", max_candidates=10):
+    """The predictions of one harness run (no tracking, no intervals)."""
+    protocol = load_protocol().replace(task=task, max_candidates=max_candidates, bootstrap=0)
+    result = run_system(name, benchmark, out, protocol=protocol, track=False, echo=False)
+    return read_predictions(result.predictions_path).predictions
+
+
+def _training_data(benchmark, split):
+    return system_inputs(benchmark, load_protocol().replace(split=split)).training
 
 
 def test_combination_rule_is_the_product_of_softmaxes():
@@ -58,26 +72,27 @@ def test_the_harness_registry_lists_the_baselines_with_their_descriptions():
     assert "BM25" in entries["bm25+window"].summary
 
 
-def test_oracle_systems_run_only_on_the_localization_track(tiny_benchmark):
+def test_oracle_systems_run_only_on_the_localization_track(tiny_benchmark, tmp_path):
     with pytest.raises(ConfigError, match="localization track"):
-        run_system("oracle+window", tiny_benchmark, "test", track="corpus")
-    predictions = run_system("oracle+window", tiny_benchmark, "test")
+        _predict("oracle+window", tiny_benchmark, tmp_path / "corpus")
+    predictions = _predict("oracle+window", tiny_benchmark, tmp_path / "loc", task="localization")
     gold = tiny_benchmark.split("test").by_qid
     assert all(c.video_id == gold[p.qid].video_id for p in predictions for c in p.candidates)
 
 
-def test_bm25_systems_beat_random_retrieval_on_tiny(tiny_benchmark):
+def test_bm25_systems_beat_random_retrieval_on_tiny(tiny_benchmark, tmp_path):
     gold = tiny_benchmark.split("test").by_qid
 
     videos = len(tiny_benchmark.corpus("test", "split"))
 
     def r1(name: str) -> float:
-        predictions = run_system(name, tiny_benchmark, "test", corpus="split", max_candidates=10)
+        predictions = _predict(name, tiny_benchmark, tmp_path / name)
         assert all(len(p.candidates) == min(10, videos) for p in predictions)
         return np.mean([p.candidates[0].video_id == gold[p.qid].video_id for p in predictions])
 
-    assert r1("bm25") > r1("random") + 0.3
-    assert r1("bm25-passage") > r1("random") + 0.3
+    chance = r1("random")
+    assert r1("bm25") > chance + 0.3
+    assert r1("bm25-passage") > chance + 0.3
 
 
 def test_systems_only_ever_see_questions_of_the_predicted_split(tiny_benchmark):
@@ -98,15 +113,15 @@ def test_systems_only_ever_see_questions_of_the_predicted_split(tiny_benchmark):
 
     system = SYSTEMS["bm25"]({})
     system.retriever = Spy()
-    system.fit(training_data(tiny_benchmark, "test"))
+    system.fit(_training_data(tiny_benchmark, "test"))
     system.predict(list(tiny_benchmark.split("test").questions), {"x": Video("x", 10.0)}, 5)
     assert seen and all(type(q) is Question for q in seen)
-    held_out = training_data(tiny_benchmark, "validation")
+    held_out = _training_data(tiny_benchmark, "validation")
     assert held_out.validation.name == "train-holdout"  # the harness's rule: never the evaluated answers
     assert not {a.qid for a in held_out.train.annotations + held_out.validation.annotations} & set(
         tiny_benchmark.split("validation").by_qid)
     with pytest.raises(ConfigError):
-        training_data(tiny_benchmark, "train")
+        _training_data(tiny_benchmark, "train")
 
 
 def test_dense_retriever_ranks_by_meaning_and_caches_embeddings(tmp_path, monkeypatch):
@@ -136,8 +151,8 @@ def test_dense_model_errors_are_config_errors(tmp_path):
         DenseRetriever(DenseOptions(model=str(tmp_path))).encode(["a question"])
 
 
-def test_passage_system_localization_track(tiny_benchmark):
-    predictions = run_system("bm25-passage", tiny_benchmark, "test", track="localization")
+def test_passage_system_localization_track(tiny_benchmark, tmp_path):
+    predictions = _predict("bm25-passage", tiny_benchmark, tmp_path, task="localization")
     queries = {a.qid: a for a in tiny_benchmark.split("test").annotations}
     for p in predictions:
         assert len(p.candidates) == 1 and p.candidates[0].video_id == queries[p.qid].video_id

@@ -101,18 +101,44 @@ def test_catalog_builds_systems_and_rejects_unknown_keys(tmp_path):
         SYSTEMS["ccgs"]({"encoder": "x", "preset": "huge"})
 
 
-def test_vcval_train_ccgs_writes_model_predictions_and_scores(tiny_data_dir, tmp_path, capsys):
+def _train(data_dir, out, *extra):
+    return main(["train", "ccgs", "--data-dir", str(data_dir), "--encoder", str(tiny_encoder(data_dir)),
+                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--max-len", "128", "--no-track",
+                 "--max-train-examples", "8", "--max-val-questions", "4", "--bootstrap", "20", "--no-visual", *extra])
+
+
+def test_vcval_train_ccgs_runs_through_the_harness_and_keeps_the_model_in_out(tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", str(tiny_encoder(tiny_data_dir)),
-                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--max-len", "128",
-                 "--max-train-examples", "8", "--max-val-questions", "4", "--bootstrap", "20", "--no-visual"])
-    assert code == 0
+    assert _train(tiny_data_dir, out) == 0
     printed = capsys.readouterr().out
     assert "best epoch 1" in printed and "R1_mIoU" in printed
     summary = json.loads((out / "training_summary.json").read_text())
     assert summary["config"]["visual"] is False and summary["best_epoch"] == 1
-    assert set(json.loads((out / "test_scores.json").read_text())["metrics"]) >= {"video_R1", "R1_mIoU"}
-    assert len(read_predictions(out / "test_predictions.jsonl").predictions) == 12
+    assert summary["config"]["seed"] == 42  # the protocol's seed, as `vcval run ccgs`
+    assert summary["inference"]["pairs"] > 0
+    assert (out / "best" / "model.safetensors").exists() and (out / "checkpoints" / "epoch-001").is_dir()
+    manifest = json.loads((out / "test" / "manifest.json").read_text())
+    assert manifest["system"] == "ccgs" and manifest["seed"] == 42 and len(manifest["protocol_hash"]) == 64
+    assert manifest["config"]["preset"] == "tiny" and manifest["selection"] == "validation"
+    assert set(json.loads((out / "test" / "scores.json").read_text())["metrics"]) >= {"video_R1", "R1_mIoU"}
+    assert len(read_predictions(out / "test" / "predictions.jsonl").predictions) == 12
+
+
+def test_vcval_train_ccgs_on_validation_selects_on_held_out_train_videos_as_vcval_run(tiny_data_dir, tiny_benchmark,
+                                                                                      tmp_path):
+    from benchmark.harness.isolation import system_inputs
+    from benchmark.protocol import load_protocol
+
+    out = tmp_path / "run"
+    assert _train(tiny_data_dir, out, "--evaluate", "val", "--max-eval-questions", "6") == 0
+    manifest = json.loads((out / "validation" / "manifest.json").read_text())
+    protocol = load_protocol().replace(split="validation", max_questions=6, bootstrap=20)
+    expected = system_inputs(tiny_benchmark, protocol)
+    assert manifest["selection"] == expected.selection and "held-out train videos" in manifest["selection"]
+    assert manifest["protocol"]["max_questions"] == 6
+    predicted = {p.qid for p in read_predictions(out / "validation" / "predictions.jsonl").predictions}
+    assert predicted == {q.qid for q in expected.queries} and len(predicted) == 6
+    assert not predicted & {a.qid for a in expected.training.validation.annotations}
 
 
 def test_vcval_train_ccgs_reports_a_bad_encoder_without_traceback(tiny_data_dir, tmp_path, capsys):
@@ -120,3 +146,33 @@ def test_vcval_train_ccgs_reports_a_bad_encoder_without_traceback(tiny_data_dir,
                  "--out", str(tmp_path / "run")])
     assert code == 2
     assert "cannot load the encoder" in capsys.readouterr().err
+
+
+def test_without_out_dir_checkpoints_go_to_a_temporary_folder_removed_after_training_or_failure(
+        tiny_data_dir, tiny_benchmark, monkeypatch):
+    import tempfile
+    from pathlib import Path
+
+    scratch = Path(tempfile.gettempdir())
+    before = set(scratch.iterdir())
+    config = preset("tiny", **{**SMALL, "epochs": 1})
+    system = CCGSSystem(config, encoder=str(tiny_encoder(tiny_data_dir)))
+    system.fit(_data(tiny_benchmark))
+    assert system.training_state.best_epoch == 1 and set(scratch.iterdir()) == before
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr("ccgs.system.Trainer.fit", fail)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        CCGSSystem(config, encoder=str(tiny_encoder(tiny_data_dir))).fit(_data(tiny_benchmark))
+    assert set(scratch.iterdir()) == before
+
+
+def test_harness_runs_show_one_line_per_epoch_on_stderr_unless_quiet(tiny_data_dir, tmp_path, capsys):
+    assert _train(tiny_data_dir, tmp_path / "loud") == 0
+    loud = capsys.readouterr().err
+    assert "ccgs epoch 1 of this run (1 in all): R1_mIoU on validation" in loud
+    assert "ccgs inference" not in loud  # no bars: stderr is not a terminal here
+    assert _train(tiny_data_dir, tmp_path / "quiet", "--quiet") == 0
+    assert "ccgs epoch" not in capsys.readouterr().err

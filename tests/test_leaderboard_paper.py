@@ -130,7 +130,7 @@ def test_runs_found_through_mlflow(recorded, tmp_path):
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(tracking_uri=uri)
-    experiment = client.create_experiment("paper-test")
+    experiment = client.create_experiment("paper-test", artifact_location=(tmp_path / "artifacts").as_uri())
     run = client.create_run(experiment, tags={"vcval.run_dir": str(recorded / "runs" / "ccgs-42")})
     client.set_terminated(run.info.run_id)
     # The folder still holds that run: the harness records the run id beside it once logged.

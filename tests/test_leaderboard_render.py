@@ -94,6 +94,22 @@ def test_only_comparable_entries_share_a_table(store, tmp_path):
     assert len({t.slug for t in tables}) == 4
 
 
+def test_two_scorer_versions_render_as_two_tables(store, tmp_path):
+    copy_root = tmp_path / "store"
+    shutil.copytree(store.root, copy_root)
+    source = store.entries()[0]
+    shutil.copytree(source.path, copy_root / "rescored")
+    meta = json.loads((source.path / "meta.json").read_text())
+    meta.update(entry_id="rescored", scorer_version=f"{source.meta.scorer_version}-next")
+    (copy_root / "rescored" / "meta.json").write_text(json.dumps(meta))
+    tables = build_tables(SubmissionStore(copy_root).entries())
+    assert sorted(len(t.rows) for t in tables) == [1, len(store.entries())]
+    assert {t.scorer_version for t in tables} == {source.meta.scorer_version, f"{source.meta.scorer_version}-next"}
+    assert len({t.slug for t in tables}) == 2
+    text = render_markdown(tables)
+    assert text.count("## ") == 2 and f"scorer {source.meta.scorer_version}-next;" in text
+
+
 def _markdown_rows(text: str) -> list[list[str]]:
     rows = []
     for line in text.splitlines():

@@ -17,6 +17,7 @@ from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.synthetic import generate
 from benchmark.harness import RunResult, run_system
+from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import load_protocol
 
 
@@ -36,7 +37,6 @@ DEMO_RUNS = (
     DemoRun("ccgs"),
     DemoRun("oracle+window", task="localization"),
 )
-HEADLINE = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU", "loc_mIoU")
 
 
 def register(subparsers) -> None:
@@ -139,16 +139,16 @@ def _tiny_ccgs_encoder(benchmark, folder: Path) -> Path:
 
 
 def _one_line(result: RunResult) -> str:
-    values = "  ".join(f"{key} {result.metrics[key]:.1f}" for key in HEADLINE if key in result.metrics)
+    values = "  ".join(f"{key} {result.metrics[key]:.1f}" for key in HEADLINE_METRICS if key in result.metrics)
     return f"      {values}  ({result.wall_time_s:.0f} s)"
 
 
 def _summary_table(results: list[RunResult]) -> str:
-    header = ["system", "task", *HEADLINE]
+    header = ["system", "task", *HEADLINE_METRICS]
     rows = [header]
     for result in results:
         rows.append([result.system, result.protocol.task,
-                     *(f"{result.metrics[key]:.1f}" if key in result.metrics else "-" for key in HEADLINE)])
+                     *(f"{result.metrics[key]:.1f}" if key in result.metrics else "-" for key in HEADLINE_METRICS)])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     return "\n".join("  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in
                                enumerate(zip(row, widths, strict=True))) for row in rows)

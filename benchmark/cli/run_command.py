@@ -8,11 +8,10 @@ from pathlib import Path
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.harness import run_system
 from benchmark.harness.settings import resolve_config
+from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
 from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, warn
-
-RUNS_METRICS = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU")
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,6 +46,8 @@ def register(subparsers) -> None:
     run.add_argument("--out", required=True, type=Path, help="run folder to write (refused if it holds a run)")
     run.add_argument("--overwrite", action="store_true",
                      help="replace the run in --out (the old folder goes only once the new run is complete)")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress bars nor epoch lines on stderr (bars show only when stderr is a terminal)")
     run.set_defaults(handler=_run)
 
     systems = subparsers.add_parser("systems", help="list the systems `vcval run` knows",
@@ -63,7 +64,7 @@ def register(subparsers) -> None:
     runs.add_argument("--experiment", default=None, help="only this experiment")
     runs.add_argument("--system", default=None, help="only this system")
     runs.add_argument("--protocol-hash", default=None, help="only runs whose protocol hash starts with this")
-    runs.add_argument("--metrics", default=",".join(RUNS_METRICS), help="comma-separated metric columns")
+    runs.add_argument("--metrics", default=",".join(HEADLINE_METRICS), help="comma-separated metric columns")
     runs.add_argument("--limit", type=int, default=30, help="at most this many runs (default 30)")
     runs.add_argument("--log", dest="log_dir", type=Path, default=None, metavar="RUN_DIR",
                       help="log a finished run folder (e.g. one whose store was unreachable) instead of listing")
@@ -75,10 +76,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.task is not None:
         protocol = protocol.replace(task=args.task)
     config = resolve_config(args.config, args.assignments)
-    # A store that cannot be reached is a warning, not a failure: the run folder holds the whole run.
-    run_system(args.system, load_from_arguments(args), args.out, split=args.split, protocol=protocol,
+    # The data is loaded once the system is built, so that a bad setting fails first. A store that cannot be
+    # reached is a warning, not a failure: the run folder holds the whole run.
+    run_system(args.system, lambda: load_from_arguments(args), args.out, split=args.split, protocol=protocol,
                config=config, seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
-               experiment=args.experiment, overwrite=args.overwrite)
+               experiment=args.experiment, overwrite=args.overwrite, quiet=args.quiet)
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.errors import ConfigError
+from benchmark.metrics import PRIMARY_METRIC
 from benchmark.protocol import DEFAULT_PROTOCOL
 from leaderboard.entry import SubmissionInfo
 from leaderboard.runs import read_manifest, resolve_run
@@ -62,7 +63,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 def describe_result(result: SubmitResult) -> str:
     meta = result.entry.meta
-    headline = next((key for key in ("R1_IoU0.5", "loc_R1_IoU0.5") if key in result.entry.metrics), None)
+    headline = next((key for key in PRIMARY_METRIC.values() if key in result.entry.metrics), None)
     verb = "stored" if result.created else "already in the store (same content, split and protocol):"
     line = f"{verb} entry {meta.entry_id} '{meta.name}' at {result.entry.path}"
     if headline:

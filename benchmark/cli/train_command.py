@@ -1,4 +1,14 @@
-"""``vcval train ccgs``: train CCGS on a data folder, keep the best epoch on validation, score it on test."""
+"""``vcval train ccgs``: CCGS's flags as a front end to the harness.
+
+The flags become a system configuration and the run goes through :func:`benchmark.harness.run_system`,
+exactly as ``vcval run ccgs --set ...`` would: the same defaults (preset ``improved``, the protocol's seed),
+the same answer isolation (with ``--evaluate validation``, epochs are selected on held-out train videos),
+the predictions file validated and scored, the protocol hash recorded. What this command adds is the
+place of the model: checkpoints, ``best/``, ``last/`` and ``training_summary.json`` stay in ``--out``
+(``--resume`` continues from them), and the run folder is ``OUT/<evaluated split>/``. An ``OUT`` that
+holds another training is refused unless ``--overwrite`` (start again) or ``--resume`` with the same
+settings (recorded in ``OUT/train_settings.json``).
+"""
 
 from __future__ import annotations
 
@@ -6,34 +16,51 @@ import argparse
 import json
 import logging
 import shutil
-import time
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
+from benchmark.cli.run_command import add_protocol_arguments
+from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError
-from benchmark.harness.run_folder import RunFolderError, hash_files
-from benchmark.records import SplitData
-from benchmark.systems import TrainingData
+from benchmark.harness import run_system
+from benchmark.harness.run_folder import RunFolderError
+from benchmark.protocol import load_protocol
+
+# Flags that are CCGS settings (ccgs.config.CCGSConfig fields and ccgs.catalog.CCGSRunOptions), by dest.
+_CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_mask", "max_span_pieces",
+                     "negative_sampling", "ce_weight", "iou_rank_weight", "highlight_weight", "epochs",
+                     "pairs_per_batch", "grad_accum", "max_len", "window_overlap", "encoder_lr", "head_lr",
+                     "weight_decay", "warmup_epochs", "max_train_examples", "max_val_questions",
+                     "batch_tokens", "inner_dim", "mixed_precision", "selection_metric", "selection_track",
+                     "retriever", "top_k_videos", "spans_per_video")
+# Flags that are protocol settings (they change the recorded protocol and its hash), by dest.
+_PROTOCOL_ARGUMENTS = {"corpus": "corpus", "max_candidates": "max_candidates", "bootstrap": "bootstrap",
+                       "max_eval_questions": "max_questions"}
 
 
 def register(subparsers) -> None:
-    train = subparsers.add_parser("train", help="train a learned system (ccgs)",
-                                  description="Train a learned system and score its best epoch on a split.")
+    train = subparsers.add_parser("train", help="train a learned system (ccgs) through the harness",
+                                  description="Train a learned system, select its best epoch and score it on a "
+                                              "split, as `vcval run` does, keeping the model in --out.")
     systems = train.add_subparsers(dest="train_system", metavar="SYSTEM")
     ccgs = systems.add_parser(
         "ccgs", help="CCGS (Li et al., ICASSP 2023): cross-modal contrastive global-span",
-        description="Train CCGS: a checkpoint every epoch (OUT/checkpoints), the best epoch on validation "
-                    "(OUT/best), then predictions and scores on --evaluate (OUT/<split>_predictions.jsonl, "
-                    "OUT/<split>_scores.json).")
+        description="Train CCGS through the harness (the same run as `vcval run ccgs --set ...`): a checkpoint "
+                    "every epoch (OUT/checkpoints), the best epoch on the protocol's selection split (OUT/best; "
+                    "held-out train videos when --evaluate is that split), OUT/training_summary.json, and the "
+                    "run folder OUT/<split>/ (manifest with the protocol hash, predictions, scores).")
     add_data_arguments(ccgs)
     ccgs.add_argument("--encoder", required=True, help="pre-trained encoder: Hugging Face name or local folder")
-    ccgs.add_argument("--out", required=True, type=Path, help="output folder")
-    ccgs.add_argument("--preset", choices=("paper", "improved", "tiny"), default="paper")
+    ccgs.add_argument("--out", required=True, type=Path, help="output folder (the model, and a run folder per split)")
+    ccgs.add_argument("--preset", choices=("paper", "improved", "tiny"), default=None,
+                      help="settings preset (default: improved, as `vcval run ccgs`)")
     ccgs.add_argument("--resume", action="store_true",
                       help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
     ccgs.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train from scratch")
+    ccgs.add_argument("--quiet", action="store_true",
+                      help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
+    add_protocol_arguments(ccgs)
     flags = ccgs.add_argument_group("ablations (each overrides the preset)")
     flags.add_argument("--no-visual", dest="visual", action="store_false", default=None, help="text only")
     flags.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
@@ -50,80 +77,72 @@ def register(subparsers) -> None:
     training = ccgs.add_argument_group("training")
     for name, kind in (("epochs", int), ("pairs-per-batch", int), ("grad-accum", int), ("max-len", int),
                        ("window-overlap", int), ("encoder-lr", float), ("head-lr", float),
-                       ("weight-decay", float), ("warmup-epochs", float), ("seed", int),
-                       ("max-train-examples", int), ("max-val-questions", int), ("batch-tokens", int),
-                       ("inner-dim", int)):
+                       ("weight-decay", float), ("warmup-epochs", float), ("max-train-examples", int),
+                       ("max-val-questions", int), ("batch-tokens", int), ("inner-dim", int)):
         training.add_argument(f"--{name}", type=kind, default=None)
+    training.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
     training.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None)
-    training.add_argument("--selection-metric", default=None, help="validation metric to select on (R1_mIoU)")
+    training.add_argument("--selection-metric", default=None,
+                          help="metric to select the epoch on (default: the protocol's, R1_mIoU)")
     training.add_argument("--selection-track", choices=("corpus", "localization"), default=None)
+    training.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                          help="any other CCGS setting, as for `vcval run ccgs` (repeatable)")
     evaluation = ccgs.add_argument_group("evaluation")
-    evaluation.add_argument("--evaluate", default="test", help="split to predict and score after training "
-                            "('none' to skip)")
-    evaluation.add_argument("--corpus", default="split", help="corpus setting: split, full or split+N")
+    evaluation.add_argument("--evaluate", default="test",
+                            help="split to evaluate (test, or validation: epochs are then selected on held-out "
+                                 "train videos); default test")
+    evaluation.add_argument("--corpus", default=None, help="corpus setting: split, full or split+N "
+                            "(default: the protocol's)")
     evaluation.add_argument("--retriever", choices=("bm25",), default=None,
                             help="two-stage: score only this retriever's top videos")
     evaluation.add_argument("--top-k", dest="top_k_videos", type=int, default=None,
                             help="videos per question in two-stage mode (default 10)")
     evaluation.add_argument("--spans-per-video", type=int, default=None,
                             help="at most this many spans of one video per candidate list (default: no cap)")
-    evaluation.add_argument("--max-candidates", type=int, default=100)
+    evaluation.add_argument("--max-candidates", type=int, default=None, help="default: the protocol's (100)")
     evaluation.add_argument("--max-eval-questions", type=int, default=None,
-                            help="score a seeded random subset of this many questions (a bounded CPU budget)")
-    evaluation.add_argument("--bootstrap", type=int, default=1000)
+                            help="evaluate a seeded sample of this many questions (a bounded CPU budget; the "
+                                 "protocol's max_questions, so it changes the protocol hash)")
+    evaluation.add_argument("--bootstrap", type=int, default=None, help="default: the protocol's (1000)")
     ccgs.set_defaults(handler=_train_ccgs)
     train.set_defaults(handler=lambda args: train.print_help() or 0)
 
 
-_CONFIG_ARGUMENTS = ("visual", "fusion", "contrastive", "valid_span_mask", "max_span_pieces", "negative_sampling",
-                     "ce_weight", "iou_rank_weight", "highlight_weight", "epochs", "pairs_per_batch", "grad_accum",
-                     "max_len", "window_overlap", "encoder_lr", "head_lr", "weight_decay", "warmup_epochs", "seed",
-                     "max_train_examples", "max_val_questions", "batch_tokens", "inner_dim", "mixed_precision",
-                     "selection_metric", "selection_track", "top_k_videos", "spans_per_video")
+def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The system configuration the flags stand for (typed and checked when the system is built)."""
+    from benchmark.harness.settings import merge_config, parse_assignments
+
+    config = {name: getattr(args, name) for name in _CONFIG_ARGUMENTS if getattr(args, name) is not None}
+    config.update(encoder=args.encoder, out_dir=args.out, resume=args.resume)
+    return merge_config(config, parse_assignments(args.assignments))
 
 
 def _train_ccgs(args: argparse.Namespace) -> int:
-    from benchmark.predictions import write_predictions
-    from benchmark.scoring import score
     from ccgs.catalog import ccgs_system
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    protocol = load_protocol(args.protocol)
+    changes = {field: getattr(args, dest) for dest, field in _PROTOCOL_ARGUMENTS.items()
+               if getattr(args, dest) is not None}
+    if changes:
+        protocol = protocol.replace(**changes)
+    split = canonical_split(args.evaluate)
+    config = ccgs_config(args)
+    ccgs_system(config)  # every setting cast and checked before the data is read
     benchmark = load_from_arguments(args)
-    config = {name: getattr(args, name) for name in _CONFIG_ARGUMENTS if getattr(args, name) is not None}
+    flags = {key: value for key, value in config.items() if key not in ("encoder", "out_dir", "resume", "preset")}
     _claim_out_folder(args.out, {"encoder": args.encoder, "preset": args.preset, "data_fingerprint":
-                                 benchmark.fingerprint, "config": config}, resume=args.resume, overwrite=args.overwrite)
-    system = ccgs_system({"preset": args.preset, "encoder": args.encoder, "out_dir": args.out,
-                          "resume": args.resume, "progress": True, "retriever": args.retriever, **config})
-    started = time.perf_counter()
-    system.fit(TrainingData(benchmark.split("train"), benchmark.split("val")))
-    summary = {"config": system.config.to_dict(), "encoder": args.encoder, "data": benchmark.name,
-               "data_fingerprint": benchmark.fingerprint, "train_seconds": round(time.perf_counter() - started, 1),
-               "best_epoch": system.training_state.best_epoch, "best_validation": system.training_state.best_score,
-               "history": [vars(record) for record in system.training_state.history]}
+                                 benchmark.fingerprint, "config": flags}, resume=args.resume, overwrite=args.overwrite)
+    # A resumed training evaluates again: its run folder is replaced once the new run is complete.
+    result = run_system("ccgs", benchmark, args.out / split, split=split, protocol=protocol, config=config,
+                        seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
+                        experiment=args.experiment, quiet=args.quiet, overwrite=args.resume or args.overwrite)
+    summary = json.loads((args.out / "training_summary.json").read_text(encoding="utf-8"))
+    selection = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))["selection"]
     print(f"trained {len(summary['history'])} epochs in {summary['train_seconds']} s; best epoch "
-          f"{summary['best_epoch']} (validation {system.config.selection_metric} = {summary['best_validation']})")
-    if args.evaluate != "none":
-        split = _subset(benchmark.split(args.evaluate), args.max_eval_questions, system.config.seed)
-        corpus = benchmark.corpus(args.evaluate, args.corpus)
-        started = time.perf_counter()
-        predictions = system.predict(split.questions, corpus, args.max_candidates)
-        stats = system.scorer.stats
-        summary["inference"] = {"seconds": round(time.perf_counter() - started, 1), "pairs": stats.pairs,
-                                "windows": stats.windows, "pairs_per_second": round(stats.pairs_per_second, 2)}
-        header = {"system": "ccgs", "dataset": benchmark.name, "split": split.name, "task": "corpus"}
-        path = write_predictions(args.out / f"{args.evaluate}_predictions.jsonl", predictions, header)
-        report = score(predictions, split, bootstrap=args.bootstrap,
-                       meta={"data_fingerprint": benchmark.fingerprint})
-        scores_path = args.out / f"{args.evaluate}_scores.json"
-        scores_path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        summary["files_sha256"] = hash_files(args.out, (path.name, scores_path.name))
-        summary["scores"] = report.to_dict()["metrics"]
-        summary["evaluated_questions"] = len(split.annotations)
-        print(f"wrote {path}")
-        for key in ("video_R1", "video_MRR", "R1_IoU0.5", "R1_mIoU", "R5_IoU0.5", "loc_mIoU"):
-            low, high = report.ci.get(key, (float("nan"), float("nan")))
-            print(f"  {key:10s} {report.metrics[key]:6.2f}  [{low:.2f}, {high:.2f}]")
-    (args.out / "training_summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+          f"{summary['best_epoch']} (selected on {selection}); model in {args.out} (best/, last/, "
+          f"checkpoints/, training_summary.json); run folder {result.out_dir}")
     return 0
 
 
@@ -155,11 +174,3 @@ def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: boo
                              "it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
     recorded_path.write_text(json.dumps(settings, indent=2, default=str) + "\n", encoding="utf-8")
-
-
-def _subset(split: SplitData, count: int | None, seed: int) -> SplitData:
-    if count is None or count >= len(split.annotations):
-        return split
-    keep = sorted(int(i) for i in np.random.default_rng(seed).choice(len(split.annotations), count, replace=False))
-    annotations = tuple(split.annotations[i] for i in keep)
-    return SplitData(split.name, annotations, {a.video_id: split.videos[a.video_id] for a in annotations})

@@ -11,17 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from benchmark.metrics import temporal_iou
 from benchmark.records import SplitData, Video
 
 
 def span_iou_matrix(starts: np.ndarray, ends: np.ndarray, answer_start: float, answer_end: float) -> np.ndarray:
     """(n, n) IoU of span [starts[i], ends[j]] with the answer; 0 where i > j."""
-    span_start = np.asarray(starts, dtype=np.float64)[:, None]
-    span_end = np.asarray(ends, dtype=np.float64)[None, :]
-    intersection = np.clip(np.minimum(span_end, answer_end) - np.maximum(span_start, answer_start), 0.0, None)
-    union = np.maximum(span_end, answer_end) - np.minimum(span_start, answer_start)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, intersection / union, 0.0)
+    iou = temporal_iou(np.asarray(starts, dtype=np.float64)[:, None], np.asarray(ends, dtype=np.float64)[None, :],
+                       answer_start, answer_end)
     return np.triu(iou)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from benchmark.data import Benchmark
+from benchmark.data.sampling import sample_questions
 from benchmark.protocol import Protocol
 from benchmark.records import LocalizationQuery, Question, SplitData, Video
 from benchmark.systems import TrainingData
@@ -37,9 +38,15 @@ class SystemInputs:
     selection: str  # which split model selection sees, in words
 
 
+def evaluated_split(benchmark: Benchmark, protocol: Protocol) -> SplitData:
+    """The questions ``protocol`` evaluates: its split, or a sample of ``max_questions`` of them drawn with
+    ``corpus_seed`` (kept in split order; the corpus stays the whole split's)."""
+    return sample_questions(benchmark.split(protocol.split), protocol.max_questions, protocol.corpus_seed)
+
+
 def system_inputs(benchmark: Benchmark, protocol: Protocol) -> SystemInputs:
     """The training data, the answer-free queries and the corpus of ``protocol`` on ``benchmark``."""
-    evaluated = benchmark.split(protocol.split)
+    evaluated = evaluated_split(benchmark, protocol)
     train = benchmark.split("train")
     if protocol.selection_split == protocol.split:
         train, selection = hold_out_videos(train, HOLDOUT_FRACTION, HOLDOUT_SEED)

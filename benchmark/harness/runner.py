@@ -25,30 +25,29 @@ import random
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 
+from benchmark import progress
 from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
-from benchmark.harness.isolation import system_inputs
+from benchmark.harness.isolation import evaluated_split, system_inputs
 from benchmark.harness.plots import write_plots
 from benchmark.harness.run_folder import hash_files, move_into_place, refuse_existing_run, staging_folder
 from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
+from benchmark.options import PROTOCOL_SOURCES
 from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol
 from benchmark.records import LocalizationQuery, Prediction, Question
 from benchmark.registry import create_system, protocol_keys, resolve_system
 from benchmark.scoring import score, write_per_query
 from benchmark.tracking import TrackingResult, log_run_folder, warn
-
-# Protocol fields a system may take as configuration (see ``protocol_keys`` in docs/harness.md).
-PROTOCOL_SOURCES = ("seed", "max_tokens", "feature_clips", "selection_metric", "max_candidates")
 
 
 class SystemOutputError(VcvalError):
@@ -81,24 +80,30 @@ class RunResult:
         return render_run_summary(self)
 
 
-def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *, split: str | None = None,
-               protocol: Protocol | str | Path | None = None, config: Mapping[str, Any] | None = None,
-               seed: int | None = None, track: bool = True, tracking_uri: str | None = None,
-               experiment: str | None = None, run_name: str | None = None,
-               labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False) -> RunResult:
+def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmark], out_dir: str | Path, *,
+               split: str | None = None, protocol: Protocol | str | Path | None = None,
+               config: Mapping[str, Any] | None = None, seed: int | None = None, track: bool = True,
+               tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
+               labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False,
+               quiet: bool = False) -> RunResult:
     """Run ``system`` under ``protocol`` (default ``medvidcqa-paper``) on ``data`` and write ``out_dir``.
+
+    ``data`` is a loaded benchmark, a data folder, or a function that loads one (called after the system
+    is built, so that a bad setting fails before the data is read).
 
     ``split`` overrides the protocol's evaluated split, ``seed`` its first seed. ``labels`` become extra
     ``vcval.*`` MLflow tags (the ablation grid tags its cells). With ``track=False`` nothing is logged.
     An ``out_dir`` that already holds a run raises :class:`~benchmark.harness.run_folder.RunFolderError`
-    unless ``overwrite``; it is replaced only once the new run is complete.
+    unless ``overwrite``; it is replaced only once the new run is complete. Training and inference show
+    progress on stderr (:mod:`benchmark.progress`) unless ``quiet`` or not ``echo``.
     """
     out_dir = Path(out_dir)
     refuse_existing_run(out_dir, overwrite)
     staging = staging_folder(out_dir)
     try:
-        result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config, seed=seed,
-                           experiment=experiment, run_name=run_name, labels=labels, echo=echo)
+        with progress.quiet(quiet or not echo):
+            result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config,
+                               seed=seed, experiment=experiment, run_name=run_name, labels=labels, echo=echo)
         move_into_place(staging, out_dir)
     finally:
         if staging.exists():
@@ -116,7 +121,8 @@ def run_system(system: str, data: Benchmark | str | Path, out_dir: str | Path, *
     return result
 
 
-def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str | Path, *, split: str | None,
+def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str | Path | Callable[[], Benchmark], *,
+              split: str | None,
               protocol: Protocol | str | Path | None, config: Mapping[str, Any] | None, seed: int | None,
               experiment: str | None, run_name: str | None, labels: Mapping[str, str] | None,
               echo: bool) -> RunResult:
@@ -125,23 +131,23 @@ def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str |
     say = print if echo else _silent
     timings: dict[str, float] = {}
     protocol = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
-    load_started = time.perf_counter()
-    benchmark = data if isinstance(data, Benchmark) else load_benchmark(data)
-    protocol = protocol.bind(benchmark.name, benchmark.fingerprint, split)
-    timings["load"] = round(time.perf_counter() - load_started, 3)
     seed = protocol.seeds[0] if seed is None else int(seed)
+    # The system is built (its configuration cast and checked) before any data is loaded or model trained.
     build_started = time.perf_counter()
     entry = resolve_system(system)
     config, deviations = system_config(config or {}, protocol_keys(entry), protocol, seed)
+    set_global_seeds(seed)
+    instance = create_system(system, config)
+    timings["build"] = round(time.perf_counter() - build_started, 3)
+    load_started = time.perf_counter()
+    benchmark = data if isinstance(data, Benchmark) else data() if callable(data) else load_benchmark(data)
+    protocol = protocol.bind(benchmark.name, benchmark.fingerprint, split)
+    timings["load"] = round(time.perf_counter() - load_started, 3)
     say(f"vcval run {system} | protocol {protocol.name} ({protocol.short_hash}) | data {benchmark.name} "
         f"({benchmark.fingerprint[:12]}) | split {protocol.split} | seed {seed}")
     for deviation in deviations if echo else ():
         warn(f"this run deviates from protocol '{protocol.name}': {deviation}")
-
-    set_global_seeds(seed)
-    instance = create_system(system, config)
     set_global_seeds(seed)  # again: building the system may have imported torch or drawn numbers
-    timings["build"] = round(time.perf_counter() - build_started, 3)
     inputs = system_inputs(benchmark, protocol)
     with _timed(timings, "fit", say, f"on {len(inputs.training.train.annotations)} train questions, "
                                      f"selection on {inputs.selection}"):
@@ -155,7 +161,7 @@ def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str |
                                            protocol.max_candidates)
     predictions = order_predictions(predictions, [q.qid for q in inputs.queries], system)
 
-    evaluated = benchmark.split(protocol.split)
+    evaluated = evaluated_split(benchmark, protocol)
     header = {"dataset": benchmark.name, "split": protocol.split, "system": system, "task": protocol.task}
     predictions_path = write_predictions(staging / "predictions.jsonl", predictions, header)
     with _timed(timings, "score", say, f"validation and {protocol.bootstrap} bootstrap resamples"):

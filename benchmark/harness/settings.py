@@ -1,4 +1,5 @@
-"""System configurations from files and ``--set key=value`` overrides."""
+"""System configurations from files and ``--set key=value`` overrides: raw values, read as YAML 1.2
+scalars; each system casts and checks them by its options' types (:mod:`benchmark.options`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from benchmark.errors import ConfigError
+from benchmark.options import load_yaml
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
@@ -20,7 +22,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the configuration file: {error.strerror or error}") from error
     try:
-        value = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        value = json.loads(text) if path.suffix == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as error:
         raise ConfigError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {error}") from error
     if value is None:
@@ -32,7 +34,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 
 def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
     """``["bm25.k1=1.2", "visual=false"]`` -> ``{"bm25": {"k1": 1.2}, "visual": False}``; values are read as
-    YAML scalars or lists (``3``, ``0.5``, ``true``, ``null``, ``[1, 2]``), anything else stays a string."""
+    YAML 1.2 scalars or lists (``3``, ``5e-5``, ``true``, ``null``, ``[1, 2]``; ``no`` and ``on`` stay strings,
+    which a boolean option reads as false and true), anything else stays a string."""
     config: dict[str, Any] = {}
     for assignment in assignments:
         key, sep, raw = assignment.partition("=")
@@ -40,7 +43,7 @@ def parse_assignments(assignments: Iterable[str]) -> dict[str, Any]:
         if not sep or not key or any(not part for part in key.split(".")):
             raise ConfigError(f"--set {assignment!r}: expected key=value (a dotted key for nested options)")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = load_yaml(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
         merge_config(config, nested_setting(key, value))

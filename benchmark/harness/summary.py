@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from benchmark.metrics import SUMMARY_METRICS
+
 if TYPE_CHECKING:
     from benchmark.harness.runner import RunResult
 
-HEADLINE_METRICS = ("video_R1", "video_R10", "video_MRR", "R1_IoU0.3", "R1_IoU0.5", "R1_IoU0.7", "R10_IoU0.5",
-                    "R100_IoU0.5", "R1_mIoU", "loc_R1_IoU0.5", "loc_mIoU")
 
 
-def headline_keys(metrics: Mapping[str, float], keys: Sequence[str] = HEADLINE_METRICS) -> list[str]:
+def headline_keys(metrics: Mapping[str, float], keys: Sequence[str] = SUMMARY_METRICS) -> list[str]:
     return [key for key in keys if key in metrics]
 
 

@@ -20,6 +20,14 @@ VIDEO_KEYS = tuple(f"video_R{k}" for k in RECALL_KS) + ("video_MRR",)
 JOINT_KEYS = tuple(f"R{k}_IoU{m}" for k in RECALL_KS for m in IOU_THRESHOLDS) + tuple(f"R{k}_mIoU" for k in RECALL_KS)
 LOCALIZATION_KEYS = tuple(f"loc_R1_IoU{m}" for m in IOU_THRESHOLDS) + ("loc_mIoU",)
 
+HEADLINE_METRICS = ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU", "loc_mIoU")
+"""The few metrics every short table shows by default: grids, the demo, run listings, slices, baselines."""
+SUMMARY_METRICS = ("video_R1", "video_R10", "video_MRR", "R1_IoU0.3", "R1_IoU0.5", "R1_IoU0.7", "R10_IoU0.5",
+                   "R100_IoU0.5", "R1_mIoU", "loc_R1_IoU0.5", "loc_mIoU")
+"""The longer list of a run's one-screen summary."""
+PRIMARY_METRIC = {"corpus": "R1_IoU0.5", "localization": "loc_R1_IoU0.5"}
+"""The one number per task that a leaderboard ranks on when nobody asks otherwise."""
+
 
 def metric_keys(task: str = "corpus") -> tuple[str, ...]:
     """The keys reported for a task: video retrieval ones only make sense on the corpus track."""
