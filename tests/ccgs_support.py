@@ -6,6 +6,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+import torch
+from torch import nn
+
 from benchmark.data import load_benchmark
 from benchmark.random_encoder import build_random_encoder
 
@@ -16,3 +19,15 @@ def tiny_encoder(data_dir: Path) -> Path:
     texts = [piece.text for video in benchmark.videos.values() for piece in video.pieces]
     texts += [annotation.text for annotation in benchmark.split("train").annotations]
     return build_random_encoder(Path(data_dir).parent / "ccgs-tiny-encoder", texts, "tiny", vocab_size=1000)
+
+
+class LookupEncoder(nn.Module):
+    """Token id -> a fixed vector: a transparent stand-in for a transformer."""
+
+    def __init__(self, table: torch.Tensor) -> None:
+        super().__init__()
+        self.config = type("Config", (), {"hidden_size": table.shape[1]})()
+        self.table = nn.Embedding.from_pretrained(table)
+
+    def forward(self, input_ids, attention_mask):
+        return type("Output", (), {"last_hidden_state": self.table(input_ids)})()

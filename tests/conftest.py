@@ -56,6 +56,12 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def mini_text_data_dir(tmp_path_factory) -> Path:
+    """Synthetic 'mini' MedVidCQA without features (320/40/40 questions over 96/12/12 videos)."""
+    return generate(tmp_path_factory.mktemp("synthetic") / "mini", "mini", seed=0, features=False)
+
+
+@pytest.fixture(scope="session")
 def tiny_benchmark(tiny_data_dir, tmp_path_factory):
     return load_benchmark(tiny_data_dir, cache_dir=tmp_path_factory.mktemp("hf-cache"))
 

@@ -14,18 +14,7 @@ from ccgs.encoding import Sequence
 from ccgs.inference import span_candidate
 from ccgs.model import CCGSModel
 from ccgs.training import parameter_groups
-
-
-class _LookupEncoder(nn.Module):
-    """Token id -> a fixed vector."""
-
-    def __init__(self, table: torch.Tensor) -> None:
-        super().__init__()
-        self.config = type("Config", (), {"hidden_size": table.shape[1]})()
-        self.table = nn.Embedding.from_pretrained(table)
-
-    def forward(self, input_ids, attention_mask):
-        return type("Output", (), {"last_hidden_state": self.table(input_ids)})()
+from tests.ccgs_support import LookupEncoder
 
 
 def test_fidelity_paper_preset_follows_the_authors_run():
@@ -44,7 +33,7 @@ def test_fidelity_rotary_off_span_logit_is_the_plain_product_of_projected_marker
     table[2] = torch.tensor([1.0, 0.0])  # [SEP] after the question
     table[3] = torch.tensor([0.0, 1.0])
     table[4] = torch.tensor([1.0, 1.0])
-    model = CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=2, visual=False))
+    model = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=2, visual=False))
     with torch.no_grad():
         model.span_projection.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0], [0.0, 1.0]]))
         model.span_projection.bias.zero_()
@@ -60,9 +49,9 @@ def test_fidelity_rotary_on_differs_from_the_plain_product():
     table = torch.randn(10, 4, generator=torch.Generator().manual_seed(0))
     batch = collate([Sequence([1, 5, 2, 6, 3, 7, 4, 8, 5], [2, 4, 6, 8])], pad_id=0)
     torch.manual_seed(0)
-    plain = CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=4, visual=False))
+    plain = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=4, visual=False))
     torch.manual_seed(0)
-    rotated = CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=4, visual=False, rotary=True))
+    rotated = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=4, visual=False, rotary=True))
     a, b = plain(batch).logits[0], rotated(batch).logits[0]
     assert not torch.allclose(a, b)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from benchmark.errors import ConfigError
 from ccgs.collate import EncodedBatch, collate
@@ -16,24 +15,12 @@ from ccgs.features import ClipFeatures
 from ccgs.inference import SpanScorer
 from ccgs.losses import contrastive_span_loss, iou_ranking_loss
 from ccgs.model import MASKED, CCGSModel
-from tests.ccgs_support import tiny_encoder
-
-
-class _LookupEncoder(nn.Module):
-    """Token id -> a fixed vector: a transparent stand-in for a transformer."""
-
-    def __init__(self, table: torch.Tensor) -> None:
-        super().__init__()
-        self.config = type("Config", (), {"hidden_size": table.shape[1]})()
-        self.table = nn.Embedding.from_pretrained(table)
-
-    def forward(self, input_ids, attention_mask):
-        return type("Output", (), {"last_hidden_state": self.table(input_ids)})()
+from tests.ccgs_support import LookupEncoder, tiny_encoder
 
 
 def _identity_head_model(hidden: int, **options) -> tuple[CCGSModel, torch.Tensor]:
     table = torch.randn(20, hidden, generator=torch.Generator().manual_seed(0))
-    model = CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=hidden, visual=False, **options))
+    model = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=hidden, visual=False, **options))
     with torch.no_grad():  # q = k = the marker's hidden state
         model.span_projection.weight.copy_(torch.cat([torch.eye(hidden), torch.eye(hidden)]))
         model.span_projection.bias.zero_()
@@ -74,8 +61,8 @@ def test_masks_padding_inverted_and_long_spans():
 def test_fusion_needs_clips_equal_to_hidden_size():
     table = torch.randn(20, 8)
     with pytest.raises(ConfigError, match="max_clips"):
-        CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4))
-    CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4, fusion=False))
+        CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4))
+    CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4, fusion=False))
 
 
 def _visual_batch(model: CCGSModel, clips: torch.Tensor) -> EncodedBatch:
@@ -88,7 +75,7 @@ def _visual_batch(model: CCGSModel, clips: torch.Tensor) -> EncodedBatch:
 def test_visual_channel_reaches_the_spans_only_through_fusion(fusion):
     torch.manual_seed(0)
     table = torch.randn(20, 8)
-    model = CCGSModel(_LookupEncoder(table), preset("paper", inner_dim=8, fusion=fusion, dropout=0.0)).eval()
+    model = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, fusion=fusion, dropout=0.0)).eval()
     first = model(_visual_batch(model, torch.randn(1, 8, 1024)))
     second = model(_visual_batch(model, torch.randn(1, 8, 1024)))
     assert first.highlight_logits.shape == (1, 8)
