@@ -11,7 +11,7 @@ Stages, in order (what the targets need first, the rest as CPU time allows): the
 the middle size; the same without window negatives; CCGS at the largest size; oracle+textspan with the
 same encoder and budget; the largest CCGS on the corpus track in two-stage mode (BM25 top 10, a seeded
 sample of --corpus-questions test questions, the same sample for the baselines); the other sizes; the
-middle size without rotary encoding. Localization runs score the whole test split. Writes RESULTS/ccgs_tutorialvqa.json (every
+smallest size without rotary encoding. Localization runs score the whole test split. Writes RESULTS/ccgs_tutorialvqa.json (every
 figure with its command), RESULTS/ccgs_tutorialvqa_curve.png, and the gzipped predictions of the compared
 runs under RESULTS/ccgs_tutorialvqa/.
 """
@@ -150,8 +150,8 @@ def main() -> int:
     curve = {size: ccgs_run(f"ccgs-{size}", size, out_dir=model(f"ccgs-{size}")) for size in sizes}
     variants = [ccgs_run(f"ccgs-{variant_size}-no-window-negatives", variant_size, window_negatives=0,
                          out_dir=model(f"ccgs-{variant_size}-no-window-negatives")),
-                ccgs_run(f"ccgs-{variant_size}-no-rotary", variant_size, rotary="false",
-                         out_dir=model(f"ccgs-{variant_size}-no-rotary"))]
+                ccgs_run(f"ccgs-{min(sizes)}-no-rotary", min(sizes), rotary="false",
+                         out_dir=model(f"ccgs-{min(sizes)}-no-rotary"))]
     textspan = Run(f"oracle+textspan-{largest}", "oracle+textspan", "localization",
                    {"textspan.encoder": str(minilm_folder()), "textspan.max_train_questions": largest,
                     "textspan.epochs": COMMON_CCGS["epochs"], "textspan.max_length": 512,
@@ -183,6 +183,11 @@ def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, re
     pairs = [("ccgs vs oracle+window", best_loc, out / "runs" / "oracle+window", "loc_mIoU,loc_R1_IoU0.5", "localization"),
              ("ccgs vs oracle+textspan", best_loc, out / "runs" / f"oracle+textspan-{largest}", "loc_mIoU,loc_R1_IoU0.5",
               "localization"),
+             ("window negatives vs none", out / "runs" / f"ccgs-{sorted(sizes)[len(sizes) // 2]}",
+              out / "runs" / f"ccgs-{sorted(sizes)[len(sizes) // 2]}-no-window-negatives", "loc_mIoU,loc_R1_IoU0.5",
+              "localization"),
+             ("rotary vs none", out / "runs" / f"ccgs-{min(sizes)}", out / "runs" / f"ccgs-{min(sizes)}-no-rotary",
+              "loc_mIoU,loc_R1_IoU0.5", "localization"),
              ("ccgs corpus vs bm25+window", best_corpus, out / "runs" / f"bm25+window-sample{corpus_questions}",
               "R1_mIoU,R1_IoU0.5", "corpus")]
     stored = results / "ccgs_tutorialvqa"
