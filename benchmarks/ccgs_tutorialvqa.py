@@ -197,7 +197,7 @@ def report(records: dict[str, dict], sizes: list[int], data: Path, out: Path, re
             gz = []
             for folder in (a, b):
                 target = stored / f"{folder.name}.jsonl.gz"
-                with (folder / "predictions.jsonl").open("rb") as src, gzip.open(target, "wb", mtime=0) as dst:
+                with (folder / "predictions.jsonl").open("rb") as src, gzip.GzipFile(target, "wb", mtime=0) as dst:
                     shutil.copyfileobj(src, dst)
                 gz.append(target)
             comparisons[label] = compare(gz[0], gz[1], data, metrics, task, out,
