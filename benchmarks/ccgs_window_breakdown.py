@@ -22,16 +22,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmark.data import load_benchmark  # noqa: E402
-from benchmark.data.ceiling import span_iou_matrix  # noqa: E402, F401  (same IoU as labels)
+from benchmark.data.ceiling import span_iou_matrix  # noqa: E402
+from benchmark.metrics import temporal_iou  # noqa: E402
 from benchmark.predictions import read_predictions  # noqa: E402
 from ccgs.encoder import load_encoder  # noqa: E402
 from ccgs.encoding import SubtitleTokens  # noqa: E402
-
-
-def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else float(a == b)
 
 
 def breakdown(run: Path, data: Path, encoder: str, max_len: int, overlap: int = 4) -> dict:
@@ -39,23 +34,26 @@ def breakdown(run: Path, data: Path, encoder: str, max_len: int, overlap: int = 
     tokenizer, _ = load_encoder(encoder, ("[Music]",))
     tokens = SubtitleTokens(tokenizer, max_len, overlap, 64)
     predictions = {p.qid: p for p in read_predictions(run / "predictions.jsonl").predictions}
-    inside, top1, oracle, distance = [], [], [], []
+    gold, top1, oracle, inside, windowed = [], [], [], [], []
     for annotation in split.annotations:
-        gold = (annotation.start, annotation.end)
         windows = tokens.windows(split.videos[annotation.video_id])
-        best = max(windows, key=lambda w: float(span_iou_matrix(w.starts, w.ends, *gold).max()))
+        windowed.append(len(windows) > 1)
+        best = max(windows, key=lambda w: float(span_iou_matrix(w.starts, w.ends, annotation.start,
+                                                                annotation.end).max()))
         low, high = float(best.starts.min()), float(best.ends.max())
         candidates = [c for c in predictions[annotation.qid].candidates if c.video_id == annotation.video_id]
-        first = candidates[0]
-        inside.append(low <= first.start and first.end <= high)
-        top1.append(iou((first.start, first.end), gold))
         kept = [c for c in candidates if low <= c.start and c.end <= high]
-        oracle.append(iou((kept[0].start, kept[0].end), gold) if kept else 0.0)
-        distance.append(abs((first.start + first.end) / 2 - (gold[0] + gold[1]) / 2))
-    return {"questions": len(inside), "windowed_share": float(np.mean([len(tokens.windows(split.videos[a.video_id])) > 1
-                                                                         for a in split.annotations])),
-            "top1_in_answer_window": 100 * float(np.mean(inside)), "loc_mIoU": 100 * float(np.mean(top1)),
-            "loc_mIoU_answer_window_only": 100 * float(np.mean(oracle)),
+        gold.append((annotation.start, annotation.end))
+        top1.append((candidates[0].start, candidates[0].end))
+        oracle.append((kept[0].start, kept[0].end) if kept else (np.nan, np.nan))  # no candidate: IoU 0
+        inside.append(bool(kept) and kept[0] is candidates[0])
+    gold_spans, top1_spans, oracle_spans = (np.array(spans, dtype=np.float64) for spans in (gold, top1, oracle))
+    top1_iou = temporal_iou(top1_spans[:, 0], top1_spans[:, 1], gold_spans[:, 0], gold_spans[:, 1])
+    oracle_iou = temporal_iou(oracle_spans[:, 0], oracle_spans[:, 1], gold_spans[:, 0], gold_spans[:, 1])
+    distance = np.abs(top1_spans.mean(axis=1) - gold_spans.mean(axis=1))
+    return {"questions": len(gold), "windowed_share": float(np.mean(windowed)),
+            "top1_in_answer_window": 100 * float(np.mean(inside)), "loc_mIoU": 100 * float(top1_iou.mean()),
+            "loc_mIoU_answer_window_only": 100 * float(oracle_iou.mean()),
             "median_centre_distance_s": float(np.median(distance))}
 
 

@@ -4,6 +4,7 @@ the CLI prints without a traceback), never another exception (issue 13, part 5).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from pathlib import Path
@@ -61,10 +62,8 @@ def work():
 
 def _predictions_outcome(path: Path, split) -> None:
     for read in (lambda: load_predictions(path, split), lambda: read_predictions(path)):
-        try:
+        with contextlib.suppress(VcvalError):  # the suite's own error is an accepted outcome
             read()
-        except VcvalError:
-            pass
 
 
 @EXAMPLES
@@ -99,10 +98,8 @@ def _data_folder(work: Path, test_file: bytes) -> Path:
 
 
 def _data_outcome(folder: Path) -> None:
-    try:
+    with contextlib.suppress(VcvalError):
         read_ccgs_folder(folder)
-    except VcvalError:
-        pass
 
 
 @EXAMPLES
@@ -125,17 +122,13 @@ def test_subtitle_and_medvidqa_readers_on_arbitrary_json(work, value):
     subtitles = work / "subs"
     subtitles.mkdir(exist_ok=True)
     (subtitles / "v.json").write_bytes(_dump(value))
-    try:
+    with contextlib.suppress(VcvalError):
         read_subtitle_file(subtitles / "v.json")
-    except VcvalError:
-        pass
     folder = work / "medvidqa"
     folder.mkdir(exist_ok=True)
     record = {"sample_id": 1, "question": "q", "video_id": "v", "video_length": 20.0, "answer_start_second": 1.0,
               "answer_end_second": 2.0}
     for name in ("train", "val", "test"):
         (folder / f"{name}.json").write_text(json.dumps([{**record, "sample_id": len(name)}]))
-    try:
+    with contextlib.suppress(VcvalError):
         read_medvidqa_folder(folder, subtitles)
-    except VcvalError:
-        pass

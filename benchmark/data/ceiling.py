@@ -34,10 +34,6 @@ class LabelCeiling:
     def share_at(self, threshold: float) -> float:
         return float((self.best_iou >= threshold).mean()) if len(self.best_iou) else 0.0
 
-    def to_dict(self) -> dict[str, float]:
-        return {"mean_best_iou": round(100 * self.mean, 2), "share_iou0.5": round(100 * self.share_at(0.5), 2),
-                "share_iou0.7": round(100 * self.share_at(0.7), 2)}
-
 
 def _boundaries(video: Video) -> tuple[np.ndarray, np.ndarray]:
     if not video.pieces:
