@@ -121,6 +121,7 @@ def _publish(args, benchmark, grid, result, seconds: float) -> None:
         "data": {"command": f"vcval data synth --size full --seed {DATA_SEED} --out DATA",
                  "fingerprint": benchmark.fingerprint},
         "protocol_hash": result.protocol.hash,
+        "code_commit": sorted({_commit(run.out_dir) for run in result.runs}),
         "rescore": (f"vcval score benchmarks/results/ccgs_fusion/{args.task}/<file>.jsonl.gz --data-dir DATA "
                     f"--split test{' --task localization' if args.task == 'localization' else ''}"),
         "predictions": predictions,
@@ -129,6 +130,11 @@ def _publish(args, benchmark, grid, result, seconds: float) -> None:
     }
     (results / "results.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     print(f"published to {results}")
+
+
+def _commit(run_dir: Path) -> str:
+    environment = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))["environment"]
+    return environment["git_commit"] + ("+dirty" if environment["git_dirty"] else "")
 
 
 if __name__ == "__main__":
