@@ -38,9 +38,10 @@ import yaml
 from tqdm.auto import tqdm
 
 from benchmark.data import Benchmark, load_benchmark
-from benchmark.errors import ConfigError
+from benchmark.errors import ConfigError, VcvalError
+from benchmark.harness.plots import write_ablation_plot
 from benchmark.harness.run_folder import STAGING_PREFIX, RunFolderError, holds_run
-from benchmark.harness.runner import RunResult, run_system
+from benchmark.harness.runner import RunResult, load_run, run_system
 from benchmark.harness.settings import merge_config
 from benchmark.metrics import HEADLINE_METRICS
 from benchmark.options import load_yaml
@@ -224,19 +225,21 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
 
 def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_dir: str | Path, *,
              track: bool = True, tracking_uri: str | None = None, experiment: str | None = None,
-             echo: bool = True, overwrite: bool = False) -> GridResult:
+             echo: bool = True, overwrite: bool = False, resume: bool = False) -> GridResult:
     """Run every variant x seed of ``grid`` on ``data`` (default: the grid's ``data_dir``), write the
     comparison table to ``out_dir`` (``ablation.md``, ``ablation.json``) and return it.
 
-    An ``out_dir`` that already holds a grid or a run is refused unless ``overwrite``; then each cell's
-    folder is replaced once its new run is complete, and run folders of the old grid that this one does
-    not have are removed at the end, so the folder holds exactly this grid."""
+    An ``out_dir`` that already holds a grid or a run is refused unless ``overwrite`` or ``resume``. With
+    ``overwrite`` each cell's folder is replaced once its new run is complete; with ``resume`` a cell whose
+    folder holds a finished run of the same system, settings, seed and protocol hash (its files checked
+    against its manifest) is kept as it is and only the other cells run. Either way, run folders of the old
+    grid that this one does not have are removed at the end, so the folder holds exactly this grid."""
     grid = grid if isinstance(grid, Grid) else load_grid(grid)
     out_dir = Path(out_dir)
     old_runs = _grid_run_folders(out_dir)
-    if not overwrite and (old_runs or (out_dir / "ablation.json").exists() or holds_run(out_dir)):
+    if not (overwrite or resume) and (old_runs or (out_dir / "ablation.json").exists() or holds_run(out_dir)):
         raise RunFolderError(f"{out_dir} already holds an ablation grid or runs ({len(old_runs)} run folders); give "
-                             "--overwrite to replace them, or another --out")
+                             "--resume to keep its finished cells, --overwrite to replace them, or another --out")
     data = data if data is not None else grid.data_dir
     if data is None:
         raise ConfigError(f"grid '{grid.name}' names no data_dir: give the data folder")
@@ -247,12 +250,17 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     bar = tqdm(cells, desc=f"grid {grid.name}", unit="run", disable=not echo)
     for variant, seed in bar:
         bar.set_postfix_str(f"{variant.name} seed {seed}")
-        runs.append(run_system(variant.system, benchmark, out_dir / _slug(variant.name) / f"seed-{seed}",
+        folder = out_dir / _slug(variant.name) / f"seed-{seed}"
+        finished = _finished_cell(folder, variant, seed, protocol) if resume else None
+        if finished is not None:
+            runs.append(finished)
+            continue
+        runs.append(run_system(variant.system, benchmark, folder,
                                protocol=protocol, config=variant.config, seed=seed, track=track,
                                tracking_uri=tracking_uri, experiment=experiment or f"vcval-grid-{grid.name}",
                                run_name=f"{variant.name} seed {seed}",
                                labels={"grid": grid.name, "variant": variant.name}, echo=False,
-                               overwrite=overwrite))
+                               overwrite=overwrite or resume))
     bar.close()
     for deviation in sorted({(run.system, d) for run in runs for d in run.deviations}):
         warn(f"runs of {deviation[0]} deviate from protocol '{protocol.name}': {deviation[1]}")
@@ -267,11 +275,28 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
             shutil.rmtree(stale, ignore_errors=True)
     _write_atomically(out_dir / "ablation.md", result.render() + "\n")
     _write_atomically(out_dir / "ablation.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    write_ablation_plot(out_dir / "ablation.png", result.to_dict())
     if echo:
         print(result.render())
-        print(f"\nwrote {out_dir / 'ablation.md'} and {out_dir / 'ablation.json'}; one run folder per variant "
-              f"and seed under {out_dir}")
+        print(f"\nwrote {out_dir / 'ablation.md'}, {out_dir / 'ablation.json'} and {out_dir / 'ablation.png'}; one "
+              f"run folder per variant and seed under {out_dir}")
     return result
+
+
+def _finished_cell(folder: Path, variant: Variant, seed: int, protocol: Protocol) -> RunResult | None:
+    """The run in ``folder`` when it is finished, intact and the run this cell asks for; else None."""
+    if not holds_run(folder):
+        return None
+    try:
+        run = load_run(folder)
+    except (VcvalError, OSError, KeyError, ValueError) as error:
+        warn(f"{folder}: not reused ({error}); running the cell again")
+        return None
+    wanted = json.loads(json.dumps(dict(variant.config), default=str))
+    recorded = json.loads(json.dumps(run.config, default=str))
+    same = (run.system == variant.system and run.seed == seed and run.protocol.hash == protocol.hash
+            and all(recorded.get(key) == value for key, value in wanted.items()))
+    return run if same else None
 
 
 def compare_runs(grid: Grid, protocol: Protocol, runs: Sequence[RunResult], out_dir: Path) -> GridResult:

@@ -16,10 +16,10 @@ from benchmark.errors import ConfigError
 
 SHAPES = {
     "tiny": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128,
-                 max_position_embeddings=512),
+                 max_position_embeddings=512, position_buckets=256),
     # microsoft/deberta-v3-base: 12 layers, hidden 768, 12 heads, relative positions (position buckets 256).
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072,
-                 max_position_embeddings=512),
+                 max_position_embeddings=512, position_buckets=256),
 }
 
 
@@ -27,7 +27,9 @@ def build_random_encoder(out_dir: str | Path, texts: Iterable[str], shape: str =
                          seed: int = 0, **sizes: int) -> Path:
     """Write a random-init DeBERTa-v2 encoder and a sentencepiece tokenizer trained on ``texts`` to
     ``out_dir`` and return it. ``sizes`` overrides fields of the shape (``hidden_size``,
-    ``num_hidden_layers``, ``num_attention_heads``, ``intermediate_size``, ``max_position_embeddings``)."""
+    ``num_hidden_layers``, ``num_attention_heads``, ``intermediate_size``, ``max_position_embeddings``,
+    ``position_buckets``: relative distances are bucketed into 2 x this many; fewer buckets make the
+    disentangled attention, most of a tiny encoder's time, cheaper)."""
     import sentencepiece as spm
     import torch
     from transformers import DebertaV2Config, DebertaV2Model, DebertaV2Tokenizer
@@ -51,7 +53,7 @@ def build_random_encoder(out_dir: str | Path, texts: Iterable[str], shape: str =
         tokenizer = DebertaV2Tokenizer.from_pretrained(scratch)
     tokenizer.save_pretrained(out)
     config = DebertaV2Config(
-        vocab_size=len(tokenizer), relative_attention=True, position_buckets=256, max_relative_positions=-1,
+        vocab_size=len(tokenizer), relative_attention=True, max_relative_positions=-1,
         position_biased_input=False, pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm",
         share_att_key=True, hidden_act="gelu", pad_token_id=0, **{**SHAPES[shape], **sizes},
     )

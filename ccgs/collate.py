@@ -9,6 +9,16 @@ import numpy as np
 import torch
 
 from ccgs.encoding import Sequence
+from ccgs.timeline import piece_clip_coverage
+
+
+@dataclass(frozen=True)
+class PieceTimes:
+    """The time of each piece of one window, and its video's duration (for the temporal fusion)."""
+
+    starts: np.ndarray
+    ends: np.ndarray
+    duration: float
 
 
 @dataclass
@@ -25,6 +35,8 @@ class EncodedBatch:
     """(B, L, visual_dim) clip features, zero-padded; None in text-only mode."""
     clip_mask: torch.Tensor | None = None
     """(B, L) 1 for real clips."""
+    piece_clips: torch.Tensor | None = None
+    """(B, M - 1, L) share of each clip's time that each piece covers (temporal fusion only)."""
 
     def to(self, device: torch.device | str) -> EncodedBatch:
         moved = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -35,8 +47,9 @@ class EncodedBatch:
 
 
 def collate(sequences: Seq[Sequence], pad_id: int, clips: Seq[np.ndarray | None] | None = None,
-            num_clips: int = 0, visual_dim: int = 1024) -> EncodedBatch:
-    """Pad to the longest sequence and the most markers of the batch; clips (when given) to ``num_clips``."""
+            num_clips: int = 0, visual_dim: int = 1024, piece_times: Seq[PieceTimes] | None = None) -> EncodedBatch:
+    """Pad to the longest sequence and the most markers of the batch; clips (when given) to ``num_clips``;
+    with ``piece_times`` (and clips), the piece-to-clip coverage of each window."""
     batch = len(sequences)
     length = max(len(s.input_ids) for s in sequences)
     markers = max(len(s.marker_positions) for s in sequences)
@@ -61,4 +74,10 @@ def collate(sequences: Seq[Sequence], pad_id: int, clips: Seq[np.ndarray | None]
                 clip_mask[row, :count] = 1.0
         encoded.clips = torch.from_numpy(features)
         encoded.clip_mask = torch.from_numpy(clip_mask)
+        if piece_times is not None:
+            coverage = np.zeros((batch, markers - 1, num_clips), dtype=np.float32)
+            for row, times in enumerate(piece_times):
+                coverage[row, : len(times.starts)] = piece_clip_coverage(
+                    times.starts, times.ends, times.duration, int(clip_mask[row].sum()), num_clips)
+            encoded.piece_clips = torch.from_numpy(coverage)
     return encoded

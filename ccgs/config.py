@@ -20,12 +20,14 @@ SelectionTrack = Literal["corpus", "localization"]
 ParameterGroups = Literal["encoder_module", "name_contains_encoder"]
 LongTrainingPairs = Literal["window", "skip"]
 InvertedSpans = Literal["by_time", "by_index"]
+Fusion = Literal["authors", "temporal", "none"]
 NEGATIVE_SAMPLING = get_args(NegativeSampling)
 MIXED_PRECISION = get_args(MixedPrecision)
 SELECTION_TRACKS = get_args(SelectionTrack)
 PARAMETER_GROUPS = get_args(ParameterGroups)
 LONG_TRAINING_PAIRS = get_args(LongTrainingPairs)
 INVERTED_SPANS = get_args(InvertedSpans)
+FUSIONS = get_args(Fusion)
 
 
 @dataclass(frozen=True)
@@ -49,13 +51,17 @@ class CCGSConfig:
     # --- visual branch and fusion -------------------------------------------------------------------
     visual: bool = True
     """Use the I3D features (``--no-visual``: text only; forced when a data set has no features)."""
-    fusion: bool = True
-    """Add the highlight vector to the boundary markers (``--no-fusion``: the branch still trains when
-    ``highlight_weight`` > 0, but never touches the span logits)."""
+    fusion: Fusion = "authors"
+    """How the highlight scores (one per clip) reach the span logits. ``authors``: the vector of L clip
+    scores is added to every boundary marker's hidden state (clip i on hidden dimension i), so no marker is
+    tied to the clips of its own time; ``temporal``: a span's logit gains a learned weight times the sum of
+    the highlight logits of the clips inside its time range (each piece covers a share of each clip), so a
+    span is scored by what is shown while it runs; ``none``: the branch trains only when
+    ``highlight_weight`` > 0 and never touches the span logits."""
     visual_dim: int = 1024
     max_clips: int | None = None
-    """L, the clips the features are resampled to; ``None`` means the encoder's hidden size, which fusion
-    requires (the highlight vector of length L is added to hidden states of that size)."""
+    """L, the clips the features are resampled to; ``None`` means the encoder's hidden size, which the
+    ``authors`` fusion requires (the highlight vector of length L is added to hidden states of that size)."""
     dropout: float = 0.1
     # --- span head -------------------------------------------------------------------------------------
     inner_dim: int = 768
@@ -131,7 +137,7 @@ class CCGSConfig:
         if self.selection_track not in SELECTION_TRACKS:
             raise ConfigError(f"selection_track must be one of {SELECTION_TRACKS}, got '{self.selection_track}'")
         for name, choices in (("parameter_groups", PARAMETER_GROUPS), ("long_training_pairs", LONG_TRAINING_PAIRS),
-                              ("inverted_spans", INVERTED_SPANS)):
+                              ("inverted_spans", INVERTED_SPANS), ("fusion", FUSIONS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got '{getattr(self, name)}'")
         if self.window_negatives < 0:

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from benchmark.records import Candidate, Video
-from ccgs.collate import EncodedBatch, collate
+from ccgs.collate import EncodedBatch, PieceTimes, collate
 from ccgs.distributed import gather_from_all, process_count, process_index, shard_by_tokens
 from ccgs.encoding import SubtitleTokens, Window, piece_times
 from ccgs.features import ClipFeatures
@@ -77,7 +77,10 @@ class SpanScorer:
         sequences = [self.tokens.sequence(question, window) for question, _, window in items]
         clips = [self.features.get(video) for _, video, _ in items] if self.features is not None else None
         num_clips = self.model.clips if self.features is not None else 0
-        return collate(sequences, self.tokens.pad_id, clips, num_clips, self.model.config.visual_dim)
+        times = None
+        if self.features is not None and self.model.temporal_fusion:
+            times = [PieceTimes(window.starts, window.ends, video.duration) for _, video, window in items]
+        return collate(sequences, self.tokens.pad_id, clips, num_clips, self.model.config.visual_dim, times)
 
     @torch.inference_mode()
     def logits(self, batch: EncodedBatch) -> torch.Tensor:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.ceiling import span_iou_matrix
+from ccgs.timeline import clip_edges
 
 __all__ = ["SpanLabel", "clip_labels", "nearest_pieces", "span_iou_matrix", "span_label"]
 
@@ -34,8 +35,13 @@ def nearest_pieces(starts: np.ndarray, ends: np.ndarray, answer_start: float, an
     return start_piece, end_piece
 
 
-def span_label(starts: np.ndarray, ends: np.ndarray, answer_start: float, answer_end: float) -> SpanLabel:
+def span_label(starts: np.ndarray, ends: np.ndarray, answer_start: float, answer_end: float,
+               max_pieces: int | None = None) -> SpanLabel:
+    """The best-IoU span; with ``max_pieces``, among the spans of at most that many pieces (the ones a model
+    with ``max_span_pieces`` scores, so that its target is never a masked span)."""
     iou = span_iou_matrix(starts, ends, answer_start, answer_end)
+    if max_pieces is not None:
+        iou = np.tril(iou, k=max_pieces - 1)
     flat = int(np.argmax(iou))
     target = divmod(flat, iou.shape[1])
     start_piece, end_piece = nearest_pieces(np.asarray(starts), np.asarray(ends), answer_start, answer_end)
@@ -48,6 +54,6 @@ def clip_labels(num_clips: int, length: int, duration: float, answer_start: floa
     labels = np.zeros(length, dtype=np.float32)
     if num_clips == 0 or duration <= 0:
         return labels
-    edges = np.arange(num_clips + 1) * (duration / num_clips)
+    edges = clip_edges(num_clips, duration)
     labels[:num_clips] = (edges[1:] > answer_start) & (edges[:-1] < answer_end)
     return labels

@@ -1,4 +1,5 @@
-"""The CCGS network: encoder, visual branch, element-wise fusion and the global-span head.
+"""The CCGS network: encoder, visual branch, fusion (the authors' element-wise or a temporal one) and the
+global-span head.
 
 Shapes: B sequences, T tokens, H hidden size, L clips, M boundary markers (pieces + 1), D inner dim.
 Everything is batched with padding masks; the span logits of one sequence do not depend on what else is
@@ -82,6 +83,20 @@ class VisualBranch(nn.Module):
         return mask_logits(logits.float(), clip_mask)
 
 
+def span_sums(piece_clips: torch.Tensor, highlight_logits: torch.Tensor, clip_mask: torch.Tensor) -> torch.Tensor:
+    """(B, n, n) float32: entry (i, j) sums the highlight logits of the clips that pieces min(i, j) ..
+    max(i, j) cover, each clip weighted by the share of its time they cover. ``piece_clips`` (B, n, L),
+    ``highlight_logits`` and ``clip_mask`` (B, L). Clips the branch scores as answer-like (logit > 0) raise
+    a span that covers them and the others lower it, so the best span follows where the answer is shown."""
+    logits = torch.where(clip_mask > 0, highlight_logits.float(), torch.zeros_like(highlight_logits, dtype=torch.float32))
+    per_piece = (piece_clips.float() @ logits[:, :, None]).squeeze(2)  # (B, n)
+    prefix = torch.cat([per_piece.new_zeros(per_piece.shape[0], 1), per_piece.cumsum(dim=1)], dim=1)  # (B, n + 1)
+    index = torch.arange(per_piece.shape[1], device=per_piece.device)
+    first = torch.minimum(index[:, None], index[None, :])
+    last = torch.maximum(index[:, None], index[None, :])
+    return prefix[:, last + 1] - prefix[:, first]
+
+
 def rotary(x: torch.Tensor) -> torch.Tensor:
     """Rotary position encoding over dim 1 (the marker index), pairs (2i, 2i+1) rotated by pos * 10000^(-2i/D)."""
     _, positions, dim = x.shape
@@ -108,24 +123,36 @@ class CCGSModel(nn.Module):
         self.config = config
         self.encoder = encoder
         self.clips = config.max_clips or hidden
-        if config.visual and config.fusion and self.clips != hidden:
-            raise ConfigError(f"fusion adds the highlight vector (length max_clips={self.clips}) to hidden states "
-                              f"of size {hidden}: set max_clips to {hidden}, leave it unset, or use --no-fusion")
+        if config.visual and config.fusion == "authors" and self.clips != hidden:
+            raise ConfigError(f"the authors' fusion adds the highlight vector (length max_clips={self.clips}) to "
+                              f"hidden states of size {hidden}: set max_clips to {hidden}, leave it unset, or use "
+                              "fusion temporal or none")
         self.visual = VisualBranch(config.visual_dim, hidden, config.dropout) if config.visual else None
         self.span_projection = nn.Linear(hidden, 2 * config.inner_dim)
+        # Temporal fusion: the weight of a span's summed highlight logits in its span logit.
+        self.visual_weight = nn.Parameter(torch.tensor(1.0)) if self.temporal_fusion else None
+
+    @property
+    def temporal_fusion(self) -> bool:
+        return self.config.visual and self.config.fusion == "temporal"
 
     def forward(self, batch: EncodedBatch) -> SpanOutput:
         states = self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
         index = batch.marker_index[:, :, None].expand(-1, -1, states.shape[-1])
         markers = states.gather(1, index)  # (B, M, H)
-        highlight_logits = None
+        highlight_logits = visual_spans = None
         if self.visual is not None and batch.clips is not None:
             highlight_logits = self.visual(states, batch.attention_mask, batch.clips, batch.clip_mask)
-            if self.config.fusion:
+            if self.config.fusion == "authors":
                 markers = markers + torch.sigmoid(highlight_logits)[:, None, :].to(markers.dtype)
-        return SpanOutput(self._span_logits(markers, batch.marker_mask), highlight_logits)
+            elif self.config.fusion == "temporal":
+                if batch.piece_clips is None:
+                    raise ConfigError("the temporal fusion needs the pieces' times: collate with piece_times")
+                visual_spans = self.visual_weight * span_sums(batch.piece_clips, highlight_logits, batch.clip_mask)
+        return SpanOutput(self._span_logits(markers, batch.marker_mask, visual_spans), highlight_logits)
 
-    def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor) -> torch.Tensor:
+    def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor,
+                     visual_spans: torch.Tensor | None = None) -> torch.Tensor:
         with torch.autocast(device_type=markers.device.type, enabled=False):
             projected = self.span_projection(markers.float())
             query, key = projected.split(self.config.inner_dim, dim=-1)
@@ -133,6 +160,8 @@ class CCGSModel(nn.Module):
                 query, key = rotary(query), rotary(key)
             logits = query @ key.transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
             logits = logits[:, :-1, 1:]
+            if visual_spans is not None:
+                logits = logits + visual_spans
             return logits.masked_fill(~self.span_mask(marker_mask), MASKED)
 
     def span_mask(self, marker_mask: torch.Tensor) -> torch.Tensor:

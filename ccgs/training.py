@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from benchmark.errors import ConfigError
 from benchmark.records import SplitData
 from benchmark.systems import TrainingData
-from ccgs.collate import collate
+from ccgs.collate import PieceTimes, collate
 from ccgs.config import CCGSConfig
 from ccgs.distributed import process_state
 from ccgs.encoding import SubtitleTokens, Window
@@ -82,10 +82,12 @@ class TrainingState:
                    [EpochRecord(**record) for record in raw["history"]])
 
 
-def training_examples(split: SplitData, tokens: SubtitleTokens, long_pairs: str = "window") -> list[TrainExample]:
-    """One example per question: the window of its video whose best span overlaps the answer most, and the
-    video's answer-free windows. ``long_pairs="skip"`` drops the questions whose transcript needs more than
-    one window, as the authors drop inputs longer than ``max_len``."""
+def training_examples(split: SplitData, tokens: SubtitleTokens, long_pairs: str = "window",
+                      max_span_pieces: int | None = None) -> list[TrainExample]:
+    """One example per question: the window of its video whose best span (of at most ``max_span_pieces``
+    pieces) overlaps the answer most, and the video's answer-free windows. ``long_pairs="skip"`` drops the
+    questions whose transcript needs more than one window, as the authors drop inputs longer than
+    ``max_len``."""
     examples = []
     windowed = 0
     for index, annotation in enumerate(split.annotations):
@@ -93,7 +95,7 @@ def training_examples(split: SplitData, tokens: SubtitleTokens, long_pairs: str 
         windowed += len(windows) > 1
         if long_pairs == "skip" and len(windows) > 1:
             continue
-        labels = [span_label(w.starts, w.ends, annotation.start, annotation.end) for w in windows]
+        labels = [span_label(w.starts, w.ends, annotation.start, annotation.end, max_span_pieces) for w in windows]
         best = max(range(len(windows)), key=lambda k: labels[k].best_iou)
         window = windows[best]
         answer_free = tuple(w for w in windows if not _overlaps(w, annotation.start, annotation.end))
@@ -143,7 +145,7 @@ class Trainer:
     def fit(self, data: TrainingData, evaluate: Evaluator | None, resume: bool = False,
             progress: bool = True) -> TrainingState:
         config, accelerator = self.config, self.accelerator
-        examples = training_examples(data.train, self.tokens, config.long_training_pairs)
+        examples = training_examples(data.train, self.tokens, config.long_training_pairs, config.max_span_pieces)
         if config.max_train_examples is not None and config.max_train_examples < len(examples):
             keep = np.random.default_rng(config.seed).choice(len(examples), config.max_train_examples, replace=False)
             subset = sorted(int(i) for i in keep)
@@ -229,10 +231,13 @@ class Trainer:
                 window_slots[slot][row] = len(items)
                 items.append((example.question, example.answer_free[int(k)]))
         sequences = [self.tokens.sequence(question, window) for question, window in items]
-        clips = None
+        clips = times = None
         if self.features is not None:
             clips = [self.features.get(split.videos[window.video_id]) for _, window in items]
-        encoded = collate(sequences, self.tokens.pad_id, clips, self.model.clips if clips else 0, config.visual_dim)
+            if self.model.temporal_fusion:
+                times = [PieceTimes(w.starts, w.ends, split.videos[w.video_id].duration) for _, w in items]
+        encoded = collate(sequences, self.tokens.pad_id, clips, self.model.clips if clips else 0, config.visual_dim,
+                          times)
         output = model(encoded.to(self.accelerator.device))
         positive = output.logits[:count]
         competitors = [output.logits[count:2 * count]] if config.contrastive else []

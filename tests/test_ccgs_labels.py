@@ -42,6 +42,13 @@ def test_target_is_the_best_iou_span_not_the_nearest_pieces():
     assert label.target == (1, 1)
 
 
+def test_target_stays_within_the_longest_scored_span():
+    assert span_label(STARTS, ENDS, 0.0, 30.0).target == (0, 4)
+    label = span_label(STARTS, ENDS, 0.0, 30.0, max_pieces=2)
+    assert label.target[1] - label.target[0] <= 1
+    assert np.isclose(label.best_iou, (30.0 - 15.0) / 30.0)  # pieces 3..4, the longest coverage of 2 pieces
+
+
 def test_clip_labels_mark_overlapping_clips_and_pad():
     labels = clip_labels(num_clips=10, length=16, duration=100.0, answer_start=25.0, answer_end=41.0)
     assert labels.tolist() == [0, 0, 1, 1, 1, 0, 0, 0, 0, 0] + [0] * 6

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from benchmark.errors import ConfigError
-from ccgs.collate import EncodedBatch, collate
+from ccgs.collate import EncodedBatch, PieceTimes, collate
 from ccgs.config import preset
 from ccgs.encoder import load_encoder
 from ccgs.encoding import Sequence, SubtitleTokens
@@ -15,6 +16,7 @@ from ccgs.features import ClipFeatures
 from ccgs.inference import SpanScorer
 from ccgs.losses import contrastive_span_loss, iou_ranking_loss
 from ccgs.model import MASKED, CCGSModel
+from ccgs.timeline import piece_clip_coverage
 from tests.ccgs_support import LookupEncoder, tiny_encoder
 
 
@@ -58,28 +60,72 @@ def test_masks_padding_inverted_and_long_spans():
     assert scored[1].tolist() == [[True, False, False], [False, False, False], [False, False, False]]
 
 
-def test_fusion_needs_clips_equal_to_hidden_size():
+def test_authors_fusion_needs_clips_equal_to_hidden_size():
     table = torch.randn(20, 8)
     with pytest.raises(ConfigError, match="max_clips"):
         CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4))
-    CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4, fusion=False))
+    CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4, fusion="none"))
+    CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, max_clips=4, fusion="temporal"))
 
 
 def _visual_batch(model: CCGSModel, clips: torch.Tensor) -> EncodedBatch:
-    batch = collate([Sequence([1, 5, 2, 7, 2, 8, 2], [2, 4, 6])], 0)
-    batch.clips, batch.clip_mask = clips, torch.ones(1, model.clips)
-    return batch
+    """Two 5-second pieces of a 10-second video, with the given clip features."""
+    return collate([Sequence([1, 5, 2, 7, 2, 8, 2], [2, 4, 6])], 0, list(clips.numpy()), model.clips, 1024,
+                   [PieceTimes(np.array([0.0, 5.0]), np.array([5.0, 10.0]), 10.0)])
 
 
-@pytest.mark.parametrize("fusion", [True, False])
+@pytest.mark.parametrize("fusion", ["authors", "temporal", "none"])
 def test_visual_channel_reaches_the_spans_only_through_fusion(fusion):
     torch.manual_seed(0)
     table = torch.randn(20, 8)
     model = CCGSModel(LookupEncoder(table), preset("paper", inner_dim=8, fusion=fusion, dropout=0.0)).eval()
-    first = model(_visual_batch(model, torch.randn(1, 8, 1024)))
-    second = model(_visual_batch(model, torch.randn(1, 8, 1024)))
+    first, second = (model(_visual_batch(model, torch.randn(1, 8, 1024))) for _ in range(2))
     assert first.highlight_logits.shape == (1, 8)
-    assert torch.equal(first.logits, second.logits) is (not fusion)
+    assert torch.equal(first.logits, second.logits) is (fusion == "none")
+
+
+class _FixedHighlights(nn.Module):
+    """A visual branch that ignores its input and returns the given highlight logits."""
+
+    def __init__(self, logits: torch.Tensor) -> None:
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, token_states, token_mask, clips, clip_mask) -> torch.Tensor:
+        return self.logits
+
+
+def _best_span_with_a_bump(fusion: str, piece: int, **options) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Eight 10-second pieces over an 80-second video, 16 clips of 5 s (piece p covers clips 2p, 2p + 1),
+    text states all zero (every span's text logit is 0), and a highlight bump on the clips of ``piece``."""
+    model = CCGSModel(LookupEncoder(torch.zeros(20, 16)), preset("tiny", inner_dim=16, fusion=fusion, **options))
+    highlights = torch.full((1, 16), -1.0)
+    highlights[0, 2 * piece: 2 * piece + 2] = 3.0
+    model.visual = _FixedHighlights(highlights)
+    starts = np.arange(8) * 10.0
+    batch = collate([Sequence([1, 5, 2, *[7, 2] * 8], [2, *range(4, 19, 2)])], 0, [np.zeros((16, 1024))], 16, 1024,
+                    [PieceTimes(starts, starts + 10.0, 80.0)])
+    logits = model.eval()(batch).logits[0]
+    best = divmod(int(logits.argmax()), logits.shape[1])
+    return logits, best
+
+
+def test_temporal_fusion_follows_time():
+    assert _best_span_with_a_bump("temporal", 2)[1] == (2, 2)
+    assert _best_span_with_a_bump("temporal", 5)[1] == (5, 5)
+
+
+def test_authors_fusion_cannot_point_in_time():
+    """The same highlight vector is added to every marker: with equal text states (and no rotary position)
+    every span ties, wherever the bump is."""
+    logits, _ = _best_span_with_a_bump("authors", 2, rotary=False)
+    scored = logits[logits > MASKED / 2]
+    assert torch.allclose(scored, scored[0].expand_as(scored))
+
+
+def test_piece_clip_coverage_shares_clip_time():
+    coverage = piece_clip_coverage(np.array([0.0, 7.5]), np.array([7.5, 20.0]), 20.0, 4, 6)
+    np.testing.assert_allclose(coverage, [[1, 0.5, 0, 0, 0, 0], [0, 0.5, 1, 1, 0, 0]])
 
 
 @pytest.fixture(scope="module")

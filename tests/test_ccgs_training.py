@@ -124,6 +124,21 @@ def test_vcval_train_ccgs_runs_through_the_harness_and_keeps_the_model_in_out(ti
     assert len(read_predictions(out / "test" / "predictions.jsonl").predictions) == 12
 
 
+def test_temporal_fusion_trains_and_predicts_through_vcval_train(tiny_data_dir, tmp_path):
+    out = tmp_path / "run"
+    arguments = ["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", str(tiny_encoder(tiny_data_dir)),
+                 "--out", str(out), "--preset", "tiny", "--epochs", "1", "--max-len", "128", "--no-track",
+                 "--max-train-examples", "8", "--max-val-questions", "4", "--bootstrap", "20",
+                 "--fusion", "temporal", "--highlight-weight", "1", "--set", "max_clips=16"]
+    assert main(arguments) == 0
+    summary = json.loads((out / "training_summary.json").read_text())
+    assert summary["config"]["fusion"] == "temporal" and summary["config"]["visual"] is True
+    assert summary["history"][0]["loss"] < 100  # a finite loss: no masked target, no masked span summed in
+    weights = load_file(out / "best" / "model.safetensors")
+    assert "visual_weight" in weights and weights["visual_weight"].item() != 1.0  # the span loss trained it
+    assert len(read_predictions(out / "test" / "predictions.jsonl").predictions) == 12
+
+
 def test_vcval_train_ccgs_on_validation_selects_on_held_out_train_videos_as_vcval_run(tiny_data_dir, tiny_benchmark,
                                                                                       tmp_path):
     from benchmark.harness.isolation import system_inputs

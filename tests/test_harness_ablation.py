@@ -9,6 +9,8 @@ import pytest
 from benchmark.ablation import grid_from_mapping, load_grid, run_grid
 from benchmark.cli.main import main
 from benchmark.errors import ConfigError
+from benchmark.harness.run_folder import RunFolderError
+from benchmark.harness.runner import load_run
 from benchmark.registry import register_system, unregister_system
 from tests.harness_systems import make_overlap
 
@@ -85,6 +87,27 @@ def test_grid_runs_every_cell_and_tests_against_the_base(tiny_benchmark, tmp_pat
     saved = json.loads((tmp_path / "out" / "ablation.json").read_text())
     assert saved["protocol_hash"] == result.protocol.hash and len(saved["runs"]) == 6
     assert (tmp_path / "out" / "overlap_narrow" / "seed-2" / "predictions.jsonl").is_file()
+    assert (tmp_path / "out" / "ablation.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_resumed_grid_keeps_finished_cells_and_reruns_the_rest(tiny_benchmark, tmp_path):
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID)
+    first = run_grid(path, tiny_benchmark, tmp_path / "out", track=False, echo=False)
+    kept = tmp_path / "out" / "overlap_narrow" / "seed-1"
+    stamp = (kept / "manifest.json").stat().st_mtime_ns
+    broken = tmp_path / "out" / "overlap_wide" / "seed-2" / "scores.json"
+    broken.write_text(broken.read_text().replace('"R1_mIoU": ', '"R1_mIoU": 1'))  # no longer its manifest's
+    with pytest.raises(RunFolderError, match="--resume"):
+        run_grid(path, tiny_benchmark, tmp_path / "out", track=False, echo=False)
+    path.write_text(GRID.replace("jitterless: {window_s: 40.0, jitter_s: 0.0}", "jitterless: {window_s: 40.0, jitter_s: 1.0}"))
+    second = run_grid(path, tiny_benchmark, tmp_path / "out", track=False, echo=False, resume=True)
+    assert (kept / "manifest.json").stat().st_mtime_ns == stamp  # reused, not run again
+    rows = {row.variant.name: row for row in second.rows}
+    assert rows["overlap/narrow"].mean == {row.variant.name: row for row in first.rows}["overlap/narrow"].mean
+    rerun = load_run(broken.parent)  # checks out against its manifest again: the cell was run again
+    assert rerun.metrics == next(run for run in first.runs if run.out_dir == broken.parent).metrics
+    assert {run.config["jitter_s"] for run in second.runs if run.config["window_s"] == 40.0} == {4.0, 1.0}
 
 
 def test_vcval_ablate_cli(tiny_data_dir, tmp_path, capsys):

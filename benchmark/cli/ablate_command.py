@@ -22,6 +22,8 @@ def register(subparsers) -> None:
     ablate.add_argument("--out", required=True, type=Path, help="folder for the table and one run folder per cell (refused if it holds a grid or run)")
     ablate.add_argument("--overwrite", action="store_true",
                         help="replace the grid in --out (each run folder goes only once its new run is complete)")
+    ablate.add_argument("--resume", action="store_true",
+                        help="keep the cells of --out that finished with the same settings; run the others")
     ablate.add_argument("--no-track", action="store_true", help="do not log the runs to MLflow")
     ablate.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
@@ -33,5 +35,5 @@ def _ablate(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     data = load_benchmark(args.data_dir, args.data_format) if args.data_dir is not None else None
     run_grid(grid, data, args.out, track=not args.no_track, tracking_uri=args.tracking_uri,
-             experiment=args.experiment, overwrite=args.overwrite)
+             experiment=args.experiment, overwrite=args.overwrite, resume=args.resume)
     return 0

@@ -68,8 +68,9 @@ def register(subparsers) -> None:
     add_protocol_arguments(ccgs)
     flags = ccgs.add_argument_group("ablations (each overrides the preset)")
     flags.add_argument("--no-visual", dest="visual", action="store_false", default=None, help="text only")
-    flags.add_argument("--no-fusion", dest="fusion", action="store_false", default=None,
-                       help="visual branch not added to the boundary markers")
+    flags.add_argument("--fusion", choices=("authors", "temporal", "none"), default=None,
+                       help="how the visual branch reaches the spans: the authors' (added to every boundary "
+                            "marker), temporal (a span gains its clips' highlight logits) or none")
     flags.add_argument("--no-contrastive", dest="contrastive", action="store_false", default=None,
                        help="no negative question per positive")
     flags.add_argument("--valid-span-mask", dest="valid_span_mask", action="store_true", default=None)

@@ -44,15 +44,22 @@ from benchmark.harness.environment import environment
 from benchmark.harness.isolation import evaluated_split, system_inputs
 from benchmark.harness.plots import write_plots
 from benchmark.harness.processes import is_main_process, wait_for_everyone
-from benchmark.harness.run_folder import hash_files, move_into_place, refuse_existing_run, staging_folder
+from benchmark.harness.run_folder import (
+    SCORES_FILE,
+    hash_files,
+    move_into_place,
+    read_verified_manifest,
+    refuse_existing_run,
+    staging_folder,
+)
 from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
 from benchmark.options import PROTOCOL_SOURCES
 from benchmark.predictions import write_predictions
-from benchmark.protocol import Protocol, load_protocol
+from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.records import LocalizationQuery, Prediction, Question
 from benchmark.registry import create_system, protocol_keys, resolve_system
-from benchmark.scoring import score, write_per_query
+from benchmark.scoring import read_per_query, score, write_per_query
 from benchmark.tracking import TrackingResult, log_run_folder, warn
 
 
@@ -129,6 +136,22 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
     say(result.summary())
     wait_for_everyone()
     return result
+
+
+def load_run(out_dir: str | Path) -> RunResult:
+    """A finished run read back from its folder, once its files are checked against its manifest (a folder
+    that does not check out raises :class:`~benchmark.harness.run_folder.RunFolderError`)."""
+    out_dir = Path(out_dir)
+    manifest = read_verified_manifest(out_dir)
+    scores = json.loads((out_dir / SCORES_FILE).read_text(encoding="utf-8"))
+    protocol = protocol_from_mapping(manifest["protocol"], source=f"{out_dir / 'manifest.json'}: protocol")
+    if protocol.hash != manifest["protocol_hash"]:
+        raise ConfigError(f"{out_dir / 'manifest.json'}: the recorded protocol hashes to {protocol.short_hash}, "
+                          f"not the recorded {manifest['protocol_hash'][:12]}")
+    return RunResult(manifest["system"], manifest["config"], protocol, int(manifest["seed"]), out_dir,
+                     dict(scores["metrics"]), {k: list(v) for k, v in scores["ci"].items()}, int(scores["n_questions"]),
+                     read_per_query(out_dir / "per_query.jsonl"), float(manifest["wall_time_s"]),
+                     dict(manifest["timings_s"]), list(manifest["deviations"]), None)
 
 
 def _follow_main_process(out_dir: Path, system: str, data, **settings) -> RunResult:
