@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -23,8 +24,8 @@ from ccgs.distributed import shard_by_tokens
 from tests.ccgs_support import tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ["--preset", "tiny", "--epochs", "1", "--max-len", "128", "--max-val-questions", "4", "--bootstrap", "0",
-         "--no-track"]
+TRAIN = ["--preset", "tiny", "--epochs", "1", "--max-len", "128", "--max-train-examples", "32",
+         "--max-val-questions", "4", "--bootstrap", "0", "--no-track"]
 
 
 def _torchrun(arguments: list[str], tmp_path: Path, timeout: float) -> subprocess.CompletedProcess:
@@ -35,6 +36,11 @@ def _torchrun(arguments: list[str], tmp_path: Path, timeout: float) -> subproces
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                "--redirects", "3", "--log-dir", str(tmp_path / "logs"), *arguments]
     return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=timeout)
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _process_output(tmp_path: Path, rank: int, stream: str) -> str:
@@ -71,16 +77,17 @@ def test_two_cpu_processes_train_half_the_steps_each_and_end_as_one_process(tiny
     torch.set_num_threads(1)
     assert main(["train", "ccgs", *data, "--out", str(tmp_path / "one"), "--grad-accum", "2", "--quiet", *TRAIN]) == 0
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _children_cpu_seconds()
     done = _torchrun(["-m", "benchmark.cli.main", "train", "ccgs", *data, "--out", str(tmp_path / "two"), *TRAIN],
-                     tmp_path, timeout=120)
-    elapsed = time.perf_counter() - started
+                     tmp_path, timeout=180)
+    elapsed, cpu = time.perf_counter() - started, _children_cpu_seconds() - cpu_started
     assert done.returncode == 0, done.stderr[-3000:]
-    assert elapsed < 60
+    print(f"two processes: {elapsed:.1f} s wall, {cpu:.1f} CPU s")
+    assert cpu < 60  # CPU seconds of both processes: a machine busy with other work does not fail it
 
     one, two = (json.loads((tmp_path / name / "training_summary.json").read_text()) for name in ("one", "two"))
-    assert [r["examples"] for r in one["history"]] == [48]
-    assert [r["examples"] for r in two["history"]] == [24]  # 6 batches of 4 on each process instead of 12
+    assert [r["examples"] for r in one["history"]] == [32]
+    assert [r["examples"] for r in two["history"]] == [16]  # 4 batches of 4 on each process instead of 8
     assert two["inference"]["processes"] == 2 and two["inference"]["windows"] == one["inference"]["windows"]
 
     weights_one = load_file(tmp_path / "one" / "last" / "model.safetensors")
