@@ -6,6 +6,10 @@ spans are taken with one ``topk`` on the device. Spans seen in two overlapping w
 score; ``spans_per_video`` caps one video's spans in a candidate list. ``max_batch_size=1`` with
 ``bucketing=False`` is the authors' one-pair-at-a-time scheme, kept for the speed benchmark and the
 equivalence test.
+
+Launched as several processes (:mod:`ccgs.distributed`), each process scores its share of the items,
+balanced by token count, and every process merges everyone's best spans: the candidates are those of one
+process, up to the order of tied scores and the float noise of other batch paddings.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from tqdm.auto import tqdm
 
 from benchmark.records import Candidate, Video
 from ccgs.collate import EncodedBatch, PieceTimes, collate
+from ccgs.distributed import gather_from_all, process_count, process_index, shard_by_tokens
 from ccgs.encoding import SubtitleTokens, Window, piece_times
 from ccgs.features import ClipFeatures
 from ccgs.model import MASKED, CCGSModel
@@ -41,7 +46,10 @@ class InferenceStats:
     windows: int = 0
     """(question, window) encoder inputs; more than ``pairs`` when transcripts are windowed."""
     batches: int = 0
+    """Forward passes of this process."""
     seconds: float = 0.0
+    processes: int = 1
+    """Processes that shared the work (each scored about 1/processes of the windows' tokens)."""
 
     @property
     def pairs_per_second(self) -> float:
@@ -94,14 +102,23 @@ class SpanScorer:
         ]
         if bucketing:
             items.sort(key=lambda item: -item.length)
+        processes = process_count()
+        mine = items
+        if processes > 1:
+            share = shard_by_tokens([item.length for item in items], processes)[process_index()]
+            mine = [items[i] for i in share]
         found: list[tuple[np.ndarray, ...]] = []
-        bar = tqdm(total=len(items), desc="ccgs inference", unit="window", disable=not progress, leave=False)
-        for batch_items in self._batches(items, max_batch_size):
+        bar = tqdm(total=len(mine), desc="ccgs inference", unit="window",
+                   disable=not progress or process_index() != 0, leave=False)
+        for batch_items in self._batches(mine, max_batch_size):
             encoded = self.encode([(question_tokens[i.question], i.video, i.window) for i in batch_items])
             found.append(self._best_spans(batch_items, self.logits(encoded), top_n))
             self.stats.batches += 1
             bar.update(len(batch_items))
         bar.close()
+        if processes > 1:
+            found = [part for parts in gather_from_all(found) for part in parts]
+        self.stats.processes = processes
         candidates = self._merge(found, len(questions), videos, top_n, self.spans_per_video, self.deduplicate,
                                  self.inverted_spans)
         self.stats.pairs += sum(len(v) for v in videos)

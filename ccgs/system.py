@@ -3,7 +3,12 @@
 
 With ``out_dir``, the checkpoints, the best and last models and ``training_summary.json`` stay there (and
 ``resume`` continues from them); without, they go to a temporary folder that ``fit`` removes once the best
-model is loaded, also when training fails."""
+model is loaded, also when training fails.
+
+Launched as several processes (:mod:`ccgs.distributed`), training is data-parallel, inference (validation
+included) is shared out, and only the main process writes (models, checkpoints' extras, the summary); the
+others load the best model from the same folder, so they need the main process's file system (one machine,
+or a shared folder as ``out_dir``)."""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from benchmark.records import LocalizationQuery, Prediction, Question, SplitData
 from benchmark.systems import Retriever, TrainingData
 from ccgs.checkpoint import load_trained
 from ccgs.config import CCGSConfig
+from ccgs.distributed import broadcast_from_main, launched, process_index, process_state, wait_for_everyone
 from ccgs.encoder import load_encoder, max_positions
 from ccgs.encoding import SubtitleTokens
 from ccgs.features import ClipFeatures
@@ -52,6 +58,9 @@ class CCGSSystem:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.retriever = retriever
         self.resume = resume
+        if device is None and launched():
+            launched_on = process_state().device  # sets up the process group; each GPU process its own GPU
+            device = "cpu" if launched_on.type == "cpu" else str(launched_on)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.progress = progress  # None: as the run says (benchmark.progress)
         self.training_state: TrainingState | None = None
@@ -73,7 +82,8 @@ class CCGSSystem:
         tokenizer, encoder = load_encoder(self.encoder_name, config.extra_tokens)
         model = CCGSModel(encoder, config)
         self._scorer = self._make_scorer(tokenizer, encoder, model, config)
-        out_dir = self.out_dir or Path(tempfile.mkdtemp(prefix="ccgs-"))
+        out_dir = self.out_dir or Path(broadcast_from_main(tempfile.mkdtemp(prefix="ccgs-") if process_index() == 0
+                                                          else None))
 
         def save_encoder_files(folder: Path) -> None:
             tokenizer.save_pretrained(folder)
@@ -89,8 +99,9 @@ class CCGSSystem:
             log.info("windowed videos: %d (max_len %d)", self._scorer.tokens.windowed_videos,
                      self._scorer.tokens.max_len)
             self._load(out_dir / "best")
+            wait_for_everyone()  # every process has loaded the best model before its folder may go
         finally:
-            if self.out_dir is None:
+            if self.out_dir is None and process_index() == 0:
                 shutil.rmtree(out_dir, ignore_errors=True)
         self._summary = {
             "config": config.to_dict(), "encoder": self.encoder_name, "train_seconds": round(train_seconds, 1),
@@ -107,7 +118,7 @@ class CCGSSystem:
         if self._summary:  # trained in this process: record the inference speed beside the training
             stats = scorer.stats
             self._summary["inference"] = {"seconds": round(stats.seconds, 1), "pairs": stats.pairs,
-                                          "windows": stats.windows,
+                                          "windows": stats.windows, "processes": stats.processes,
                                           "pairs_per_second": round(stats.pairs_per_second, 2)}
             self._write_summary()
         return [Prediction(q.qid, tuple(c)) for q, c in zip(questions, candidates, strict=True)]
@@ -158,9 +169,10 @@ class CCGSSystem:
         def evaluate(split: SplitData) -> float:
             value = self.validation_score(split)
             epochs[0] += 1
-            progress.epoch_line(f"ccgs epoch {epochs[0]} of this run ({config.epochs} in all): "
-                                f"{config.selection_metric} on {split.name} {value:.2f} "
-                                f"({time.perf_counter() - started[0]:.0f} s)")
+            if process_index() == 0:
+                progress.epoch_line(f"ccgs epoch {epochs[0]} of this run ({config.epochs} in all): "
+                                    f"{config.selection_metric} on {split.name} {value:.2f} "
+                                    f"({time.perf_counter() - started[0]:.0f} s)")
             started[0] = time.perf_counter()
             return value
 
@@ -168,7 +180,7 @@ class CCGSSystem:
 
     def _write_summary(self) -> None:
         """``training_summary.json`` in ``out_dir``: settings, the epochs, the best one, inference speed."""
-        if self.out_dir is not None and self._summary:
+        if self.out_dir is not None and self._summary and process_index() == 0:
             (self.out_dir / "training_summary.json").write_text(json.dumps(self._summary, indent=2) + "\n",
                                                                 encoding="utf-8")
 

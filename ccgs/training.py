@@ -1,9 +1,12 @@
 """Training CCGS through ``accelerate``: seeded, gradient accumulation, a checkpoint (safetensors) every
 epoch with resume from the last one, and the best epoch on validation (by a named metric) kept aside.
 
-Determinism: the order of examples and the negatives of epoch ``e`` come from ``(seed, e)``, and torch is
-reseeded at the start of each epoch, so a run resumed from the checkpoint of epoch ``k`` continues exactly
-as the uninterrupted run would (tests pin this on CPU).
+Determinism: the order of examples and the negative questions of epoch ``e`` come from ``(seed, e)``; the
+answer-free windows drawn for batch ``b`` of that epoch and its dropout (torch is reseeded) come from
+``(seed, e, b)``, whichever process runs the batch. So a run resumed from the checkpoint of epoch ``k``
+continues exactly as the uninterrupted run would, and N data-parallel processes (batch ``b`` on process
+``b mod N``, gradients averaged) train as one process with N times the gradient accumulation (tests pin
+both on CPU).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from benchmark.records import SplitData
 from benchmark.systems import TrainingData
 from ccgs.collate import PieceTimes, collate
 from ccgs.config import CCGSConfig
+from ccgs.distributed import process_state
 from ccgs.encoding import SubtitleTokens, Window
 from ccgs.labels import clip_labels, span_iou_matrix, span_label
 from ccgs.losses import contrastive_span_loss, highlight_loss, iou_ranking_loss
@@ -133,6 +137,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.save_encoder_files = save_encoder_files
         precision = resolve_precision(config.mixed_precision, "cuda" if torch.cuda.is_available() else "cpu")
+        process_state()  # first, so that accelerate sees every process of a launch on CPUs too
         self.accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, mixed_precision=precision)
         self.model = model
 
@@ -162,7 +167,7 @@ class Trainer:
             state = self._resume(state)
         for epoch in range(state.epochs_done, config.epochs):
             record = self._epoch(epoch, model, optimizer, scheduler, examples, data.train, progress)
-            if evaluate is not None and accelerator.is_main_process:
+            if evaluate is not None:  # on every process: inference is shared out (ccgs.distributed)
                 record.validation = float(evaluate(data.validation))
                 log.info("epoch %d: validation %s = %.2f", epoch + 1, config.selection_metric, record.validation)
             state.history.append(record)
@@ -179,22 +184,23 @@ class Trainer:
     def _epoch(self, epoch: int, model, optimizer, scheduler, examples: list[TrainExample], split: SplitData,
                progress: bool) -> EpochRecord:
         config, accelerator = self.config, self.accelerator
-        torch.manual_seed(config.seed * 100_003 + epoch)
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(examples))
         negatives = negative_questions(split, config.negative_sampling, rng)
         size = config.pairs_per_batch
-        batches = [order[i:i + size] for i in range(0, len(order), size)]
+        batches = list(enumerate(order[i:i + size] for i in range(0, len(order), size)))
         per_process = math.ceil(len(batches) / accelerator.num_processes)
         batches = (batches * 2)[: per_process * accelerator.num_processes]  # equal share on every process
         mine = batches[accelerator.process_index::accelerator.num_processes]
         model.train()
         total_loss, seen, started = 0.0, 0, time.perf_counter()
         bar = tqdm(mine, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not accelerator.is_main_process)
-        for batch_indices in bar:
+        for number, batch_indices in bar:
             batch = [examples[i] for i in batch_indices]
+            batch_rng = np.random.default_rng([config.seed, epoch, number])
+            torch.manual_seed(int(batch_rng.integers(2**62)))
             with accelerator.accumulate(model):
-                loss = self._loss(model, batch, split, negatives, rng)
+                loss = self._loss(model, batch, split, negatives, batch_rng)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and config.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)

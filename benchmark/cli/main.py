@@ -49,11 +49,19 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except VcvalError as error:
-        print(f"vcval {args.command}: error: {error}", file=sys.stderr)
+        print(f"vcval {args.command}: error{_which_process()}: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+
+
+def _which_process() -> str:
+    """`` (process 2 of 4)`` in a run launched as several processes, where the launcher then stops the rest."""
+    from benchmark.harness.processes import process_count, process_index
+
+    count = process_count()
+    return f" (process {process_index() + 1} of {count})" if count > 1 else ""
 
 
 if __name__ == "__main__":

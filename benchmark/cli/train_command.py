@@ -8,6 +8,10 @@ place of the model: checkpoints, ``best/``, ``last/`` and ``training_summary.jso
 (``--resume`` continues from them), and the run folder is ``OUT/<evaluated split>/``. An ``OUT`` that
 holds another training is refused unless ``--overwrite`` (start again) or ``--resume`` with the same
 settings (recorded in ``OUT/train_settings.json``).
+
+Launched as several processes (``torchrun --nproc_per_node N -m benchmark.cli.main train ccgs ...``),
+training is data-parallel and inference shared out; the main process alone claims ``OUT``, writes and
+prints (:mod:`benchmark.harness.processes`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from benchmark.cli.run_command import add_protocol_arguments
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError
 from benchmark.harness import run_system
+from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import RunFolderError
 from benchmark.protocol import load_protocol
 
@@ -120,8 +125,11 @@ def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
 
 def _train_ccgs(args: argparse.Namespace) -> int:
     from ccgs.catalog import ccgs_system
+    from ccgs.distributed import launched, process_state
 
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+    if launched():
+        process_state()  # the process group, before the processes first wait for each other
+    logging.basicConfig(level=logging.WARNING if args.quiet or not is_main_process() else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     protocol = load_protocol(args.protocol)
     changes = {field: getattr(args, dest) for dest, field in _PROTOCOL_ARGUMENTS.items()
@@ -133,12 +141,17 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     ccgs_system(config)  # every setting cast and checked before the data is read
     benchmark = load_from_arguments(args)
     flags = {key: value for key, value in config.items() if key not in ("encoder", "out_dir", "resume", "preset")}
-    _claim_out_folder(args.out, {"encoder": args.encoder, "preset": args.preset, "data_fingerprint":
-                                 benchmark.fingerprint, "config": flags}, resume=args.resume, overwrite=args.overwrite)
+    if is_main_process():
+        _claim_out_folder(args.out, {"encoder": args.encoder, "preset": args.preset, "data_fingerprint":
+                                     benchmark.fingerprint, "config": flags}, resume=args.resume,
+                          overwrite=args.overwrite)
+    wait_for_everyone()
     # A resumed training evaluates again: its run folder is replaced once the new run is complete.
     result = run_system("ccgs", benchmark, args.out / split, split=split, protocol=protocol, config=config,
                         seed=args.seed, track=not args.no_track, tracking_uri=args.tracking_uri,
                         experiment=args.experiment, quiet=args.quiet, overwrite=args.resume or args.overwrite)
+    if not is_main_process():
+        return 0
     summary = json.loads((args.out / "training_summary.json").read_text(encoding="utf-8"))
     selection = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))["selection"]
     print(f"trained {len(summary['history'])} epochs in {summary['train_seconds']} s; best epoch "

@@ -15,6 +15,11 @@ The run folder holds everything (the record; MLflow only indexes it)::
 The folder is built beside ``OUT`` and renamed into place only when complete; an ``OUT`` that already holds
 a run is refused unless ``overwrite`` (see :mod:`benchmark.harness.run_folder`). The manifest records the
 sha256 of ``predictions.jsonl`` and ``scores.json`` (``files_sha256``), which every reader checks.
+
+Launched as several processes (``torchrun``, ``accelerate launch``; see :mod:`benchmark.harness.processes`),
+every process builds, fits and predicts (a system may share that work out, as CCGS does) and scores in
+memory, but only the main process writes the run folder, logs to MLflow and prints; the others then wait
+for it at a barrier and return the same result.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
 from benchmark.harness.isolation import evaluated_split, system_inputs
 from benchmark.harness.plots import write_plots
+from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import (
     SCORES_FILE,
     hash_files,
@@ -106,6 +112,9 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
     """
     out_dir = Path(out_dir)
     refuse_existing_run(out_dir, overwrite)
+    if not is_main_process():
+        return _follow_main_process(out_dir, system, data, split=split, protocol=protocol, config=config,
+                                    seed=seed, experiment=experiment, run_name=run_name, labels=labels)
     staging = staging_folder(out_dir)
     try:
         with progress.quiet(quiet or not echo):
@@ -125,6 +134,7 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
             warn(tracking.warning)
     result = dataclasses.replace(result, tracking=tracking)
     say(result.summary())
+    wait_for_everyone()
     return result
 
 
@@ -144,12 +154,22 @@ def load_run(out_dir: str | Path) -> RunResult:
                      dict(manifest["timings_s"]), list(manifest["deviations"]), None)
 
 
-def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str | Path | Callable[[], Benchmark], *,
+def _follow_main_process(out_dir: Path, system: str, data, **settings) -> RunResult:
+    """A process other than the main one: the same run, scored in memory, nothing written nor printed; it
+    returns once the main process has written the run folder."""
+    with progress.quiet():
+        result = _run_into(None, out_dir, system, data, echo=False, **settings)
+    wait_for_everyone()
+    return result
+
+
+def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark | str | Path | Callable[[], Benchmark], *,
               split: str | None,
               protocol: Protocol | str | Path | None, config: Mapping[str, Any] | None, seed: int | None,
               experiment: str | None, run_name: str | None, labels: Mapping[str, str] | None,
               echo: bool) -> RunResult:
-    """Everything of a run but its tracking, written to ``staging`` (which becomes ``out_dir``)."""
+    """Everything of a run but its tracking, written to ``staging`` (which becomes ``out_dir``); with no
+    ``staging`` (a process other than the main one), scored in memory and written nowhere."""
     started = time.perf_counter()
     say = print if echo else _silent
     timings: dict[str, float] = {}
@@ -186,13 +206,19 @@ def _run_into(staging: Path, out_dir: Path, system: str, data: Benchmark | str |
 
     evaluated = evaluated_split(benchmark, protocol)
     header = {"dataset": benchmark.name, "split": protocol.split, "system": system, "task": protocol.task}
-    predictions_path = write_predictions(staging / "predictions.jsonl", predictions, header)
+    scored: Path | list[Prediction] = predictions
+    if staging is not None:
+        scored = write_predictions(staging / "predictions.jsonl", predictions, header)
     with _timed(timings, "score", say, f"validation and {protocol.bootstrap} bootstrap resamples"):
         # Scoring the written file validates it first (every candidate in the corpus, within its video).
-        report = score(predictions_path, evaluated, task=protocol.task, video_rank=protocol.video_rank,
+        report = score(scored, evaluated, task=protocol.task, video_rank=protocol.video_rank,
                        bootstrap=protocol.bootstrap, seed=protocol.bootstrap_seed, corpus=inputs.corpus,
                        meta={"data_fingerprint": benchmark.fingerprint, "protocol_hash": protocol.hash,
                              "system": system})
+    if staging is None:
+        return RunResult(system, config, protocol, seed, out_dir, dict(report.metrics), dict(report.ci),
+                         report.n_questions, report.per_query, time.perf_counter() - started, timings, deviations,
+                         None)
     write_started = time.perf_counter()
     _write_json(staging / "scores.json", report.to_dict())
     _write_json(staging / "slices.json", report.slices)
