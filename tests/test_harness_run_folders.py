@@ -123,7 +123,7 @@ def test_ablate_refuses_an_out_holding_a_grid(tiny_data_dir, tmp_path, capsys):
     assert main(argv) == 0
     capsys.readouterr()
     assert main(argv) == 2
-    assert "already holds an ablation grid or runs (2 run folders); give --overwrite" in capsys.readouterr().err
+    assert "already holds an ablation grid or runs (2 run folders); give --resume" in capsys.readouterr().err
     grid.write_text(grid.read_text().replace("  b: {window_s: 30}\n", "").replace("a: {window_s: 10}", "c: {}")
                     .replace("/a", "/c"))
     assert main([*argv, "--overwrite"]) == 0
