@@ -26,7 +26,6 @@ from benchmark.systems import TrainingData
 
 _WORD = re.compile(r"\w+")
 PAD, UNKNOWN = 0, 1
-EMBEDDING_STD = 0.1
 
 
 def words(text: str) -> list[str]:
@@ -73,7 +72,7 @@ class VSLBase(nn.Module):
         self.highlight = nn.Linear(dim, 1) if options.highlight_weight > 0 else None
         self.heads = nn.Linear(dim, 2)
         for embedding in (self.word_embedding, self.word_position, self.clip_position):
-            nn.init.normal_(embedding.weight, std=EMBEDDING_STD)
+            nn.init.normal_(embedding.weight, std=options.embedding_std)
 
     def forward(self, word_ids: torch.Tensor, clips: torch.Tensor, clip_mask: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
