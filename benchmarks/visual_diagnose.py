@@ -18,12 +18,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from visual_probe import auc  # noqa: E402
+
 import baselines.visual as visual  # noqa: E402
 from baselines.options import VisualOptions  # noqa: E402
 from benchmark.data import load_benchmark  # noqa: E402
 from benchmark.options import read_options  # noqa: E402
 from benchmark.systems import TrainingData  # noqa: E402
-from visual_probe import auc  # noqa: E402
 
 
 def highlight_auc(localizer: visual.VisualLocalizer, annotations, videos) -> float:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from baselines.spans import decode_spans
 from baselines.visual import VisualLocalizer, VisualOptions, length_batches
 from benchmark.metrics import temporal_iou
 from benchmark.records import Annotation, SplitData, Video
@@ -95,3 +96,12 @@ def test_length_batches_cover_every_example_once_with_similar_lengths():
     batches = length_batches(lengths, 2, np.random.default_rng(0))
     assert sorted(np.concatenate(batches).tolist()) == list(range(8))
     assert all(np.ptp(lengths[batch]) <= 2 for batch in batches)
+
+
+def test_decoding_adds_the_inside_logits_over_the_span():
+    flat = np.zeros(5)
+    assert decode_spans(flat, flat, 5, 1, inside_scores=np.array([-1.0, 2.0, 2.0, -1.0, 0.5]))[0][:2] == (1, 2)
+    assert decode_spans(flat, flat, 1, 1, inside_scores=np.array([-1.0, 2.0, 3.0, -1.0, 0.5]))[0][:2] == (2, 2)
+    start, end = np.array([0.0, 5.0, 0.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0, 5.0, 0.0])
+    assert decode_spans(start, end, 5, 1)[0] == (1, 3, 10.0)
+    assert decode_spans(start, end, 5, 1, inside_scores=np.full(5, -1.0))[0] == (1, 3, 7.0)
