@@ -48,7 +48,10 @@ class TextSpanOptions:
 class VisualOptions:
     """``max_clips``: features are averaged down to at most this many clips; ``dim``: model width;
     ``heads``: attention heads; ``epochs``, ``learning_rate``, ``batch_size``, ``dropout``, ``seed``;
-    ``selection_metric`` as for ``textspan``. Under a protocol, ``max_clips`` is its ``feature_clips``."""
+    ``selection_metric`` as for ``textspan``; ``center``: subtract each video's mean clip from its features;
+    ``highlight_weight``: weight of VSLNet's query-guided highlighting loss (0: none, start/end loss only);
+    ``embedding_std``: initial standard deviation of the word and position embeddings (PyTorch's is 1.0).
+    Under a protocol, ``max_clips`` is its ``feature_clips``."""
 
     max_clips: int = 128
     dim: int = 128
@@ -59,11 +62,16 @@ class VisualOptions:
     dropout: float = 0.1
     seed: int = 0
     selection_metric: str = "R1_mIoU"
+    center: bool = True
+    highlight_weight: float = 5.0
+    embedding_std: float = 0.1
     PROTOCOL_KEYS: ClassVar[dict[str, str]] = {"seed": "seed", "max_clips": "feature_clips",
                                                "selection_metric": "selection_metric"}
 
     def __post_init__(self) -> None:
         if min(self.max_clips, self.dim, self.heads, self.epochs, self.batch_size) < 1 or self.dim % self.heads:
             raise ValueError("visual.max_clips, dim, heads, epochs, batch_size must be >= 1 and dim divisible by heads")
-        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0:
-            raise ValueError("visual.learning_rate must be > 0 and 0 <= dropout < 1")
+        if self.learning_rate <= 0 or not 0.0 <= self.dropout < 1.0 or self.highlight_weight < 0 \
+                or self.embedding_std <= 0:
+            raise ValueError("visual.learning_rate and embedding_std must be > 0, 0 <= dropout < 1 and "
+                             "highlight_weight >= 0")

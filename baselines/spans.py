@@ -24,11 +24,16 @@ def non_maximum_suppression(starts: np.ndarray, ends: np.ndarray, scores: np.nda
 
 
 def decode_spans(start_scores: np.ndarray, end_scores: np.ndarray, max_length: int, top_n: int,
-                 iou_threshold: float = 0.5) -> list[tuple[int, int, float]]:
+                 iou_threshold: float = 0.5, inside_scores: np.ndarray | None = None) -> list[tuple[int, int, float]]:
     """The best (first, last, score) unit pairs with first <= last < first + max_length, where the score is
-    start_scores[first] + end_scores[last]; diversified by non-maximum suppression over unit indices."""
+    start_scores[first] + end_scores[last] (+ the sum of ``inside_scores`` over first..last, when given: the
+    log-likelihood ratio of "these units and no others are inside" under per-unit inside logits);
+    diversified by non-maximum suppression over unit indices."""
     count = len(start_scores)
     pair_scores = start_scores[:, None] + end_scores[None, :]
+    if inside_scores is not None:
+        cumulative = np.concatenate([[0.0], np.cumsum(inside_scores)])
+        pair_scores = pair_scores + cumulative[None, 1:] - cumulative[:-1, None]
     firsts, lasts = np.meshgrid(np.arange(count), np.arange(count), indexing="ij")
     valid = (lasts >= firsts) & (lasts < firsts + max(max_length, 1))
     firsts, lasts, pair_scores = firsts[valid], lasts[valid], pair_scores[valid]

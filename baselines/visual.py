@@ -69,10 +69,14 @@ class VSLBase(nn.Module):
 
         self.query_encoder, self.clip_encoder, self.fused_encoder = layer(), layer(), layer()
         self.attention = ContextQueryAttention(dim)
+        self.highlight = nn.Linear(dim, 1) if options.highlight_weight > 0 else None
         self.heads = nn.Linear(dim, 2)
+        for embedding in (self.word_embedding, self.word_position, self.clip_position):
+            nn.init.normal_(embedding.weight, std=options.embedding_std)
 
     def forward(self, word_ids: torch.Tensor, clips: torch.Tensor, clip_mask: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Start, end and (with highlighting) inside-the-answer logits per clip."""
         query_mask = word_ids != PAD
         positions = torch.arange(word_ids.shape[1], device=word_ids.device).clamp(max=63)
         query = self.query_encoder(self.word_embedding(word_ids) + self.word_position(positions),
@@ -80,10 +84,15 @@ class VSLBase(nn.Module):
         clip_positions = torch.arange(clips.shape[1], device=clips.device)
         context = self.clip_encoder(self.clip_projection(clips) + self.clip_position(clip_positions),
                                     src_key_padding_mask=~clip_mask)
-        fused = self.fused_encoder(self.attention(context, query, clip_mask, query_mask),
-                                   src_key_padding_mask=~clip_mask)
+        attended = self.attention(context, query, clip_mask, query_mask)
+        highlight = None
+        if self.highlight is not None:
+            # VSLNet's query-guided highlighting: clips the question is about are kept, the others damped.
+            highlight = self.highlight(attended).squeeze(-1)
+            attended = attended * torch.sigmoid(highlight)[..., None]
+        fused = self.fused_encoder(attended, src_key_padding_mask=~clip_mask)
         logits = self.heads(fused).masked_fill(~clip_mask[:, :, None], -1e30)
-        return logits[..., 0], logits[..., 1]
+        return logits[..., 0], logits[..., 1], highlight
 
 
 class VisualLocalizer:
@@ -96,6 +105,7 @@ class VisualLocalizer:
         self.max_span_clips = 1
         self.validation_score: float | None = None
         self.best_epoch: int | None = None
+        self.history: list[dict[str, float]] = []
 
     def fit(self, data: TrainingData) -> None:
         options = self.options
@@ -111,23 +121,33 @@ class VisualLocalizer:
         validation = list(data.validation.annotations)
         best = BestState()
         rng = np.random.default_rng(options.seed)
+        lengths = np.array([len(features) for _, features, _ in examples])
+        self.history = []
         for epoch in range(options.epochs):
             model.train()
-            order = rng.permutation(len(examples))
-            for batch_start in range(0, len(order), options.batch_size):
-                batch = [examples[i] for i in order[batch_start:batch_start + options.batch_size]]
+            losses = []
+            for batch_indices in length_batches(lengths, options.batch_size, rng):
+                batch = [examples[i] for i in batch_indices]
                 word_ids, clips, mask = self._batch([b[0] for b in batch], [b[1] for b in batch])
-                start_logits, end_logits = model(word_ids, clips, mask)
+                start_logits, end_logits, highlight = model(word_ids, clips, mask)
                 firsts = torch.tensor([b[2][0] for b in batch])
                 lasts = torch.tensor([b[2][1] for b in batch])
                 loss = nn.functional.cross_entropy(start_logits, firsts) + nn.functional.cross_entropy(end_logits, lasts)
+                if highlight is not None:
+                    positions = torch.arange(mask.shape[1])[None, :]
+                    inside = ((positions >= firsts[:, None]) & (positions <= lasts[:, None])).float()
+                    per_clip = nn.functional.binary_cross_entropy_with_logits(highlight, inside, reduction="none")
+                    loss = loss + options.highlight_weight * (per_clip * mask).sum() / mask.sum()
                 optimizer.zero_grad()
                 loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
+                losses.append(loss.item())
             score = selection_score(self, validation, data.validation.videos, self.options.selection_metric) \
                 if validation else float(epoch)
+            self.history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "validation": score})
             if validation:
-                progress.epoch_line(f"visual epoch {epoch + 1}/{options.epochs}: "
+                progress.epoch_line(f"visual epoch {epoch + 1}/{options.epochs}: train loss {np.mean(losses):.3f}, "
                                     f"{self.options.selection_metric} on validation {score:.2f}")
             best.offer(score, epoch, model.state_dict)
         if best.state is not None:
@@ -143,6 +163,8 @@ class VisualLocalizer:
         features = load_clip_features(video.feature_path, self.options.max_clips)
         if len(features) == 0:
             raise DataError(f"video '{video.video_id}' has an empty feature file", path=video.feature_path)
+        if self.options.center:
+            features = features - features.mean(axis=0, keepdims=True)
         return features
 
     def _word_ids(self, text: str) -> list[int]:
@@ -179,17 +201,28 @@ class VisualLocalizer:
                 batch = queries[batch_start:batch_start + 64]
                 batch_videos = [video_of(q, videos) for q in batch]
                 features = [self._features(v) for v in batch_videos]
-                start_logits, end_logits = self.model(*self._batch([self._word_ids(q.text) for q in batch], features))
+                start_logits, end_logits, highlight = self.model(*self._batch([self._word_ids(q.text) for q in batch],
+                                                                             features))
                 for row, (query, video) in enumerate(zip(batch, batch_videos, strict=True)):
                     count = len(features[row])
                     starts, ends = clip_bounds(count, video.duration)
+                    inside = None if highlight is None else highlight[row, :count].numpy().astype(np.float64)
                     spans = decode_spans(start_logits[row, :count].numpy().astype(np.float64),
                                          end_logits[row, :count].numpy().astype(np.float64),
-                                         self.max_span_clips, top_n)
+                                         self.max_span_clips, top_n, inside_scores=inside)
                     results.append([Candidate(query.video_id, float(starts[first]), float(ends[last]), score)
                                     for first, last, score in spans])
         return results
 
+
+def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of examples of similar length (little padding), in a random order: the examples are
+    shuffled, sorted by length (stable, so equal lengths stay shuffled), cut into batches, and the batches
+    shuffled."""
+    order = rng.permutation(len(lengths))
+    order = order[np.argsort(lengths[order], kind="stable")]
+    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
