@@ -120,7 +120,7 @@ def _publish(args, benchmark, grid, result, seconds: float) -> None:
     predictions = {}
     for setting, seed, run in _cells(result):
         name = f"{setting}-seed{seed}.jsonl.gz"
-        with open(run.predictions_path, "rb") as source, gzip.open(results / name, "wb", mtime=0) as target:
+        with open(run.predictions_path, "rb") as source, gzip.GzipFile(results / name, "wb", mtime=0) as target:
             shutil.copyfileobj(source, target)
         predictions[name] = {key: run.metrics[key] for key in METRICS[args.task]}
     (results / "grid.yaml").write_text(yaml.safe_dump(published, sort_keys=False), encoding="utf-8")

@@ -181,6 +181,7 @@ class CCGSConfig:
 # Our changes to the authors' computation, each a named field (docs/ccgs.md: the fidelity table and the
 # measured effect of each).
 _IMPROVEMENTS: dict[str, Any] = dict(
+    fusion="temporal",
     valid_span_mask=True,
     max_span_pieces=64,
     rotary=True,
