@@ -21,6 +21,12 @@ from typing import Any
 
 import torch
 
+from benchmark.harness.processes import process_group, wait_for_everyone
+
+__all__ = ["broadcast_from_main", "gather_from_all", "launched", "process_count", "process_index", "process_state",
+           "shard_by_tokens", "wait_for_everyone"]
+
+
 PROCESS_GROUP_TIMEOUT = timedelta(minutes=30)
 """How long a collective (a barrier, a gather) waits for a process that does not come. A process that
 fails ends the run sooner: the launcher (torchrun) stops the others as soon as one exits with an error."""
@@ -41,20 +47,15 @@ def process_state():
     return PartialState(cpu=on_cpus, timeout=PROCESS_GROUP_TIMEOUT)
 
 
-def _group():
-    distributed = torch.distributed
-    if distributed.is_available() and distributed.is_initialized() and distributed.get_world_size() > 1:
-        return distributed
-    return None
-
-
 def process_index() -> int:
-    group = _group()
+    """This process's rank in the process group (0 without one: unlike the harness, a shard is never taken
+    without a group to gather it)."""
+    group = process_group()
     return group.get_rank() if group is not None else 0
 
 
 def process_count() -> int:
-    group = _group()
+    group = process_group()
     return group.get_world_size() if group is not None else 1
 
 
@@ -72,7 +73,7 @@ def shard_by_tokens(lengths: Sequence[int], parts: int) -> list[list[int]]:
 
 def gather_from_all(value: Any) -> list[Any]:
     """``value`` of every process, in process order, on every process (``[value]`` with one process)."""
-    group = _group()
+    group = process_group()
     if group is None:
         return [value]
     gathered: list[Any] = [None] * group.get_world_size()
@@ -82,15 +83,10 @@ def gather_from_all(value: Any) -> list[Any]:
 
 def broadcast_from_main(value: Any) -> Any:
     """The main process's ``value`` on every process."""
-    group = _group()
+    group = process_group()
     if group is None:
         return value
     box = [value]
     group.broadcast_object_list(box, src=0)
     return box[0]
 
-
-def wait_for_everyone() -> None:
-    group = _group()
-    if group is not None:
-        group.barrier()

@@ -15,7 +15,7 @@ import os
 import sys
 
 
-def _group():
+def process_group():
     """``torch.distributed`` when a process group of more than one process is up, else None."""
     torch = sys.modules.get("torch")
     if torch is None:
@@ -27,12 +27,12 @@ def _group():
 
 
 def process_index() -> int:
-    group = _group()
+    group = process_group()
     return group.get_rank() if group is not None else int(os.environ.get("RANK", "0"))
 
 
 def process_count() -> int:
-    group = _group()
+    group = process_group()
     return group.get_world_size() if group is not None else int(os.environ.get("WORLD_SIZE", "1"))
 
 
@@ -42,6 +42,6 @@ def is_main_process() -> bool:
 
 def wait_for_everyone() -> None:
     """A barrier over the process group; nothing when there is none (one process, or no group set up)."""
-    group = _group()
+    group = process_group()
     if group is not None:
         group.barrier()
