@@ -83,6 +83,10 @@ class CCGSConfig:
     """Answer-free windows of the question's own video whose spans join the cross-entropy's denominator, so
     that spans of different windows are scored on one scale (0: only the answer's window, as the authors,
     who never window)."""
+    video_negatives: int = 0
+    """Windows of other training videos, with the question, whose spans join the cross-entropy's
+    denominator, so that spans of different videos (ranked together on the corpus track) are scored on one
+    scale (0: none, as the authors)."""
     ce_weight: float = 1.0
     iou_rank_weight: float = 0.0
     highlight_weight: float = 0.0
@@ -140,8 +144,9 @@ class CCGSConfig:
                               ("inverted_spans", INVERTED_SPANS), ("fusion", FUSIONS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got '{getattr(self, name)}'")
-        if self.window_negatives < 0:
-            raise ConfigError(f"window_negatives must be >= 0, got {self.window_negatives}")
+        for name in ("window_negatives", "video_negatives"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         if not self.adam_eps > 0:
             raise ConfigError(f"adam_eps must be > 0, got {self.adam_eps}")
         for name in ("max_len", "epochs", "pairs_per_batch", "grad_accum", "inner_dim", "batch_tokens",

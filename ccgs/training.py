@@ -230,6 +230,7 @@ class Trainer:
             for slot, k in enumerate(chosen):
                 window_slots[slot][row] = len(items)
                 items.append((example.question, example.answer_free[int(k)]))
+        window_slots += self._other_video_windows(batch, split, items, rng)
         sequences = [self.tokens.sequence(question, window) for question, window in items]
         clips = times = None
         if self.features is not None:
@@ -261,6 +262,24 @@ class Trainer:
             loss = loss + config.highlight_weight * highlight_loss(
                 output.highlight_logits[:count], torch.from_numpy(np.stack(labels)).to(device), mask)
         return loss
+
+    def _other_video_windows(self, batch: list[TrainExample], split: SplitData, items: list, rng: np.random.Generator
+                             ) -> list[list[int | None]]:
+        """``video_negatives`` windows of other training videos per example, appended to ``items`` with the
+        example's question: their spans join the loss's denominator, so that spans of different videos (which
+        the corpus track ranks together) are trained on one scale. Slot k of example r, or None when the
+        split has a single video."""
+        video_ids = sorted(split.videos)
+        slots: list[list[int | None]] = [[None] * len(batch) for _ in range(self.config.video_negatives)]
+        for row, example in enumerate(batch):
+            others = [v for v in video_ids if v != example.window.video_id]
+            if not others:
+                continue
+            for slot in slots:
+                windows = self.tokens.windows(split.videos[others[int(rng.integers(len(others)))]])
+                slot[row] = len(items)
+                items.append((example.question, windows[int(rng.integers(len(windows)))]))
+        return slots
 
     # -- files -----------------------------------------------------------------------------------------------
     def _save_model(self, folder: Path) -> None:

@@ -6,6 +6,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -191,3 +192,27 @@ def test_harness_runs_show_one_line_per_epoch_on_stderr_unless_quiet(tiny_data_d
     assert "ccgs inference" not in loud  # no bars: stderr is not a terminal here
     assert _train(tiny_data_dir, tmp_path / "quiet", "--quiet") == 0
     assert "ccgs epoch" not in capsys.readouterr().err
+
+
+def test_video_negatives_pair_each_question_with_windows_of_other_videos(tiny_data_dir, tiny_benchmark):
+    from types import SimpleNamespace
+
+    from ccgs.encoder import load_encoder
+    from ccgs.encoding import SubtitleTokens
+    from ccgs.training import Trainer, training_examples
+
+    tokenizer, _ = load_encoder(str(tiny_encoder(tiny_data_dir)), ["[Music]"])
+    tokens = SubtitleTokens(tokenizer, 96, 2, 16)
+    split = tiny_benchmark.split("train")
+    batch = training_examples(split, tokens)[:6]
+    items: list = [(e.question, e.window) for e in batch]
+    trainer = SimpleNamespace(config=preset("tiny", video_negatives=2), tokens=tokens)
+    slots = Trainer._other_video_windows(trainer, batch, split, items, np.random.default_rng(0))
+    assert len(slots) == 2 and all(len(slot) == len(batch) for slot in slots)
+    for slot in slots:
+        for example, index in zip(batch, slot, strict=True):
+            question, window = items[index]
+            assert question == example.question and window.video_id != example.window.video_id
+    assert len(items) == len(batch) * 3
+    with pytest.raises(ConfigError, match="video_negatives"):
+        preset("tiny", video_negatives=-1)
