@@ -269,8 +269,10 @@ class Trainer:
         example's question: their spans join the loss's denominator, so that spans of different videos (which
         the corpus track ranks together) are trained on one scale. Slot k of example r, or None when the
         split has a single video."""
-        video_ids = sorted(split.videos)
         slots: list[list[int | None]] = [[None] * len(batch) for _ in range(self.config.video_negatives)]
+        if not slots:
+            return slots
+        video_ids = sorted(split.videos)
         for row, example in enumerate(batch):
             others = [v for v in video_ids if v != example.window.video_id]
             if not others:
