@@ -19,7 +19,7 @@ from baselines.options import VisualOptions
 from baselines.spans import decode_spans
 from baselines.training import BestState, gold_units, selection_score
 from benchmark import progress
-from benchmark.data.features import load_clip_features
+from benchmark.data.features import clip_bounds, load_clip_features
 from benchmark.errors import ConfigError, DataError
 from benchmark.records import Annotation, Candidate, LocalizationQuery, Video
 from benchmark.systems import TrainingData
@@ -223,9 +223,3 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
     order = order[np.argsort(lengths[order], kind="stable")]
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     return [batches[i] for i in rng.permutation(len(batches))]
-
-
-def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
-    """Start and end times of ``count`` equal clips covering ``duration`` seconds."""
-    edges = np.linspace(0.0, duration, count + 1)
-    return edges[:-1], edges[1:]

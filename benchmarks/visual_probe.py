@@ -27,9 +27,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from baselines.visual import clip_bounds  # noqa: E402
 from benchmark.data import load_benchmark  # noqa: E402
-from benchmark.data.features import load_clip_features  # noqa: E402
+from benchmark.data.features import clip_bounds, load_clip_features  # noqa: E402
 from benchmark.records import Candidate, Prediction  # noqa: E402
 from benchmark.scoring import score  # noqa: E402
 

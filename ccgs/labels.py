@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from benchmark.data.ceiling import span_iou_matrix
-from ccgs.timeline import clip_edges
+from benchmark.data.features import clip_bounds
 
 __all__ = ["SpanLabel", "clip_labels", "nearest_pieces", "span_iou_matrix", "span_label"]
 
@@ -54,6 +54,6 @@ def clip_labels(num_clips: int, length: int, duration: float, answer_start: floa
     labels = np.zeros(length, dtype=np.float32)
     if num_clips == 0 or duration <= 0:
         return labels
-    edges = clip_edges(num_clips, duration)
-    labels[:num_clips] = (edges[1:] > answer_start) & (edges[:-1] < answer_end)
+    starts, ends = clip_bounds(num_clips, duration)
+    labels[:num_clips] = (ends > answer_start) & (starts < answer_end)
     return labels

@@ -1,17 +1,14 @@
-"""Where clips and subtitle pieces sit in time, for the temporal fusion and the highlight labels.
+"""Where subtitle pieces sit among the clips of a video, for the temporal fusion.
 
-The ``n`` real clips of a video (after resampling) are spread evenly over its duration, clip ``c`` covering
-``[c d / n, (c + 1) d / n)``; a piece covers ``[start, end]`` of its subtitle.
+The real clips of a video (after resampling) are spread evenly over its duration
+(:func:`benchmark.data.features.clip_bounds`); a piece covers ``[start, end]`` of its subtitle.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-
-def clip_edges(num_clips: int, duration: float) -> np.ndarray:
-    """The ``num_clips + 1`` boundaries (seconds) of clips spread evenly over ``duration``."""
-    return np.arange(num_clips + 1) * (duration / num_clips)
+from benchmark.data.features import clip_bounds
 
 
 def piece_clip_coverage(starts: np.ndarray, ends: np.ndarray, duration: float, num_clips: int,
@@ -22,8 +19,8 @@ def piece_clip_coverage(starts: np.ndarray, ends: np.ndarray, duration: float, n
     coverage = np.zeros((len(starts), length), dtype=np.float32)
     if num_clips == 0 or duration <= 0:
         return coverage
-    edges = clip_edges(num_clips, duration)
-    overlap = (np.minimum(np.asarray(ends, dtype=np.float64)[:, None], edges[None, 1:])
-               - np.maximum(np.asarray(starts, dtype=np.float64)[:, None], edges[None, :-1]))
-    coverage[:, :num_clips] = np.clip(overlap, 0.0, None) / (duration / num_clips)
+    clip_starts, clip_ends = clip_bounds(num_clips, duration)
+    overlap = (np.minimum(np.asarray(ends, dtype=np.float64)[:, None], clip_ends[None, :])
+               - np.maximum(np.asarray(starts, dtype=np.float64)[:, None], clip_starts[None, :]))
+    coverage[:, :num_clips] = np.clip(overlap, 0.0, None) / (clip_ends - clip_starts)[None, :]
     return coverage

@@ -28,6 +28,13 @@ def resample_clips(features: np.ndarray, max_clips: int) -> np.ndarray:
     return (sums / (ends - starts)[:, None]).astype(np.float32)
 
 
+def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end seconds of ``count`` clips spread evenly over ``duration``: where the clips of a video's
+    (resampled) features sit in time, for every system that maps clips to seconds."""
+    edges = np.linspace(0.0, duration, count + 1)
+    return edges[:-1], edges[1:]
+
+
 @lru_cache(maxsize=4096)
 def load_clip_features(path: str, max_clips: int) -> np.ndarray:
     """Features of one video, resampled to at most ``max_clips`` clips (cached per path and size)."""
