@@ -82,7 +82,7 @@ def main() -> None:
         texts = [piece.text for video in benchmark.split("train").videos.values() for piece in video.pieces]
         texts += [annotation.text for annotation in benchmark.split("train").annotations]
         build_random_encoder(encoder, texts, "tiny", vocab_size=2000, position_buckets=32)
-    systems = {"ccgs": {**systems_config(args.task), "encoder": str(encoder)}}
+    systems = {"ccgs": {**_systems_config(args.task), "encoder": str(encoder)}}
     settings = {name: SETTINGS[name] for name in SETTINGS if name == "no-visual" or name in args.settings}
     protocol = {**load_protocol("medvidcqa-paper").to_dict(), "task": args.task}
     grid = {"name": f"ccgs-fusion-{args.task}", "protocol": protocol, "seeds": args.seeds, "systems": systems,
@@ -96,7 +96,7 @@ def main() -> None:
     _publish(args, benchmark, grid, result, time.perf_counter() - started)
 
 
-def systems_config(task: str) -> dict:
+def _systems_config(task: str) -> dict:
     return {**BASE_CONFIG, **(TWO_STAGE if task == "corpus" else {})}
 
 
@@ -115,7 +115,7 @@ def _publish(args, benchmark, grid, result, seconds: float) -> None:
     for name in ("ablation.md", "ablation.json", "ablation.png"):
         shutil.copy(out / name, results / name)
     published = {**grid, "protocol": "medvidcqa-paper", "protocol_overrides": {"task": args.task}}
-    published["systems"] = {"ccgs": {**systems_config(args.task), "encoder": "OUT/encoder (random-init tiny DeBERTa-v2, "
+    published["systems"] = {"ccgs": {**_systems_config(args.task), "encoder": "OUT/encoder (random-init tiny DeBERTa-v2, "
                                                                "32 position buckets)"}}
     predictions = {}
     for setting, seed, run in _cells(result):
