@@ -114,6 +114,11 @@ class CCGSConfig:
     max_train_examples: int | None = None
     """Train on a seeded subset of this many questions (a bounded budget); ``None``: all."""
     keep_checkpoints: int = 2
+    """Checkpoint folders kept under ``OUT/checkpoints`` (the newest ones; mid-epoch ones count too)."""
+    checkpoint_every_batches: int | None = None
+    """Also save a resumable checkpoint every this many batches inside an epoch (per process), so that a run
+    whose epochs outlast a working session loses at most that many batches (``None``: only at epoch ends).
+    A resumed run skips the batches already trained and continues exactly as the uninterrupted run."""
     # --- selection and inference ------------------------------------------------------------------------
     selection_metric: str = "R1_mIoU"
     selection_track: SelectionTrack = "corpus"
@@ -163,7 +168,7 @@ class CCGSConfig:
         if self.ce_weight == 0 and self.iou_rank_weight == 0 and self.highlight_weight == 0:
             raise ConfigError("every loss weight is 0: nothing would be trained")
         for name in ("max_span_pieces", "max_train_examples", "max_val_questions", "top_k_videos", "max_clips",
-                     "spans_per_video"):
+                     "spans_per_video", "checkpoint_every_batches"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")

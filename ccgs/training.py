@@ -1,10 +1,11 @@
 """Training CCGS through ``accelerate``: seeded, gradient accumulation, a checkpoint (safetensors) every
-epoch with resume from the last one, and the best epoch on validation (by a named metric) kept aside.
+epoch (and, with ``checkpoint_every_batches``, inside an epoch) with resume from the last one, and the best
+epoch on validation (by a named metric) kept aside.
 
 Determinism: the order of examples and the negative questions of epoch ``e`` come from ``(seed, e)``; the
 answer-free windows drawn for batch ``b`` of that epoch and its dropout (torch is reseeded) come from
-``(seed, e, b)``, whichever process runs the batch. So a run resumed from the checkpoint of epoch ``k``
-continues exactly as the uninterrupted run would, and N data-parallel processes (batch ``b`` on process
+``(seed, e, b)``, whichever process runs the batch. So a run resumed from the checkpoint of epoch ``k`` (or
+of batch ``b`` inside an epoch) continues exactly as the uninterrupted run would, and N data-parallel processes (batch ``b`` on process
 ``b mod N``, gradients averaged) train as one process with N times the gradient accumulation (tests pin
 both on CPU).
 """
@@ -65,21 +66,34 @@ class EpochRecord:
 
 
 @dataclass
+class EpochProgress:
+    """How far a process got inside the epoch after ``epochs_done`` (a mid-epoch checkpoint)."""
+
+    batches: int = 0
+    """Batches of this process's share already trained."""
+    loss_sum: float = 0.0
+    examples: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
 class TrainingState:
     epochs_done: int = 0
     best_epoch: int | None = None
     best_score: float | None = None
     history: list[EpochRecord] = field(default_factory=list)
+    progress: EpochProgress = field(default_factory=EpochProgress)
 
     def to_json(self) -> str:
         return json.dumps({"epochs_done": self.epochs_done, "best_epoch": self.best_epoch,
-                           "best_score": self.best_score, "history": [asdict(r) for r in self.history]}, indent=2)
+                           "best_score": self.best_score, "history": [asdict(r) for r in self.history],
+                           "progress": asdict(self.progress)}, indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> TrainingState:
         raw = json.loads(text)
         return cls(raw["epochs_done"], raw["best_epoch"], raw["best_score"],
-                   [EpochRecord(**record) for record in raw["history"]])
+                   [EpochRecord(**record) for record in raw["history"]], EpochProgress(**raw.get("progress", {})))
 
 
 def training_examples(split: SplitData, tokens: SubtitleTokens, long_pairs: str = "window",
@@ -166,23 +180,24 @@ class Trainer:
         if resume:
             state = self._resume(state)
         for epoch in range(state.epochs_done, config.epochs):
-            record = self._epoch(epoch, model, optimizer, scheduler, examples, data.train, progress)
+            record = self._epoch(epoch, model, optimizer, scheduler, examples, data.train, progress, state)
             if evaluate is not None:  # on every process: inference is shared out (ccgs.distributed)
                 record.validation = float(evaluate(data.validation))
                 log.info("epoch %d: validation %s = %.2f", epoch + 1, config.selection_metric, record.validation)
             state.history.append(record)
-            state.epochs_done = epoch + 1
+            state.epochs_done, state.progress = epoch + 1, EpochProgress()
             improved = record.validation is None or state.best_score is None or record.validation > state.best_score
             if improved:
                 state.best_epoch, state.best_score = epoch + 1, record.validation
                 self._save_model(self.out_dir / "best")
-            self._checkpoint(epoch + 1, state)
+            self._checkpoint(f"epoch-{epoch + 1:03d}", state)
         self._save_model(self.out_dir / "last")
         accelerator.wait_for_everyone()
         return state
 
     def _epoch(self, epoch: int, model, optimizer, scheduler, examples: list[TrainExample], split: SplitData,
-               progress: bool) -> EpochRecord:
+               progress: bool, state: TrainingState) -> EpochRecord:
+        """Trains one epoch, from where ``state.progress`` says a mid-epoch checkpoint left it."""
         config, accelerator = self.config, self.accelerator
         rng = np.random.default_rng([config.seed, epoch])
         order = rng.permutation(len(examples))
@@ -193,9 +208,13 @@ class Trainer:
         batches = (batches * 2)[: per_process * accelerator.num_processes]  # equal share on every process
         mine = batches[accelerator.process_index::accelerator.num_processes]
         model.train()
-        total_loss, seen, started = 0.0, 0, time.perf_counter()
-        bar = tqdm(mine, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress or not accelerator.is_main_process)
-        for number, batch_indices in bar:
+        done = state.progress
+        total_loss, seen, started = done.loss_sum, done.examples, time.perf_counter() - done.seconds
+        bar = tqdm(total=len(mine), initial=done.batches, desc=f"epoch {epoch + 1}/{config.epochs}",
+                   disable=not progress or not accelerator.is_main_process)
+        for local, (number, batch_indices) in enumerate(mine):
+            if local < done.batches:
+                continue
             batch = [examples[i] for i in batch_indices]
             batch_rng = np.random.default_rng([config.seed, epoch, number])
             torch.manual_seed(int(batch_rng.integers(2**62)))
@@ -211,7 +230,13 @@ class Trainer:
             total_loss += float(loss.detach()) * len(batch)
             seen += len(batch)
             elapsed = time.perf_counter() - started
+            bar.update(1)
             bar.set_postfix(loss=f"{total_loss / seen:.4f}", samples_s=f"{seen / elapsed:.1f}")
+            every = config.checkpoint_every_batches
+            if every and (local + 1) % every == 0 and local + 1 < len(mine) and accelerator.sync_gradients:
+                state.progress = EpochProgress(local + 1, total_loss, seen, elapsed)
+                self._checkpoint(f"epoch-{epoch:03d}-batch-{local + 1:06d}", state)
+        bar.close()
         seconds = time.perf_counter() - started
         return EpochRecord(epoch + 1, total_loss / max(seen, 1), seen, seconds, seen / seconds if seconds else 0.0)
 
@@ -291,8 +316,10 @@ class Trainer:
 
         save_trained(folder, self.accelerator.unwrap_model(self.model), self.config, self.save_encoder_files)
 
-    def _checkpoint(self, epoch: int, state: TrainingState) -> None:
-        folder = self.out_dir / "checkpoints" / f"epoch-{epoch:03d}"
+    def _checkpoint(self, name: str, state: TrainingState) -> None:
+        """``epoch-NNN`` after NNN epochs, ``epoch-NNN-batch-BBBBBB`` inside the next one: the names sort in
+        training order."""
+        folder = self.out_dir / "checkpoints" / name
         self.accelerator.save_state(str(folder), safe_serialization=True)
         if self.accelerator.is_main_process:
             (folder / "training_state.json").write_text(state.to_json(), encoding="utf-8")
@@ -307,7 +334,8 @@ class Trainer:
             return state
         self.accelerator.load_state(str(done[-1]))
         state = TrainingState.from_json((done[-1] / "training_state.json").read_text(encoding="utf-8"))
-        log.info("resumed from %s (epoch %d done)", done[-1], state.epochs_done)
+        log.info("resumed from %s (epoch %d done, %d batches of the next)", done[-1], state.epochs_done,
+                 state.progress.batches)
         return state
 
 

@@ -19,6 +19,7 @@ from benchmark.systems import System, TrainingData
 from ccgs.catalog import SYSTEMS
 from ccgs.config import CCGSConfig, preset
 from ccgs.system import CCGSSystem
+from ccgs.training import Trainer
 from tests.ccgs_support import tiny_encoder
 
 SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2)
@@ -86,6 +87,44 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmar
     assert weights_a.keys() == weights_b.keys()
     assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
     # identical weights, hence identical predictions and metrics on any split
+
+
+@pytest.mark.slow
+def test_run_resumed_inside_an_epoch_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmark, tmp_path,
+                                                                   monkeypatch):
+    """A mid-epoch checkpoint (``checkpoint_every_batches``) lets an epoch longer than a working session go on:
+    16 questions, 4 per batch, a checkpoint after batch 2; killed in batch 3 of the first epoch."""
+    encoder = str(tiny_encoder(tiny_data_dir))
+    config = preset("tiny", **SMALL, checkpoint_every_batches=2)
+    straight = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "straight")
+    straight.fit(_data(tiny_benchmark))
+    assert sorted(p.name for p in (tmp_path / "straight" / "checkpoints").iterdir()) == \
+        ["epoch-001-batch-000002", "epoch-002"]  # keep_checkpoints: the newest two
+
+    killed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed")
+    trained = []
+
+    original = Trainer._loss
+
+    def die_in_third_batch(self, *args, **kwargs):
+        trained.append(1)
+        if len(trained) == 3:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Trainer, "_loss", die_in_third_batch)
+        with pytest.raises(KeyboardInterrupt):
+            killed.fit(_data(tiny_benchmark))
+    assert [p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()] == ["epoch-000-batch-000002"]
+
+    resumed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed", resume=True)
+    resumed.fit(_data(tiny_benchmark))
+    assert [r.loss for r in resumed.training_state.history] == [r.loss for r in straight.training_state.history]
+    assert [r.examples for r in resumed.training_state.history] == [16, 16]
+    weights_a = load_file(tmp_path / "straight" / "last" / "model.safetensors")
+    weights_b = load_file(tmp_path / "resumed" / "last" / "model.safetensors")
+    assert all(torch.equal(weights_a[k], weights_b[k]) for k in weights_a)
 
 
 def test_catalog_builds_systems_and_rejects_unknown_keys(tmp_path):
