@@ -130,6 +130,10 @@ class Entry:
     # Standard deviation over seeds of each metric, for an entry that averages several runs.
     spread: Mapping[str, float] = field(default_factory=dict)
     preloaded: PerQuery | None = field(default=None, repr=False)
+    # A recorded run's configuration without its seeds (flattened, ``bm25.k1``): runs with equal settings
+    # are seeds of one system. None for a store entry, which is never averaged with anything.
+    settings: Mapping[str, object] | None = None
+    seed: int | None = None  # a recorded run's seed
 
     @cached_property
     def per_query(self) -> PerQuery:
