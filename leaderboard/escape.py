@@ -24,6 +24,8 @@ PROTOCOL_NAME_MAX_CHARS = 64
 AUTHORS_MAX_CHARS = 300
 NOTES_MAX_CHARS = 1000
 LINK_MAX_CHARS = 500
+# A plot's legend shows less of a name than a table does, so that a figure keeps a reasonable size.
+PLOT_NAME_MAX_CHARS = 60
 FIELD_CAPS = {"name": NAME_MAX_CHARS, "authors": AUTHORS_MAX_CHARS, "notes": NOTES_MAX_CHARS,
               "url": LINK_MAX_CHARS, "paper": LINK_MAX_CHARS, "protocol": PROTOCOL_NAME_MAX_CHARS}
 ELLIPSIS = "…"
@@ -109,7 +111,7 @@ def csv_cell(text: str, limit: int | None = None) -> str:
     return f"'{text}" if text.startswith(_CSV_FORMULA_START) else text
 
 
-def plot_text(text: str, limit: int | None = NAME_MAX_CHARS) -> str:
+def plot_text(text: str, limit: int | None = PLOT_NAME_MAX_CHARS) -> str:
     """Text for a matplotlib label, legend entry or tick: every ``$`` escaped, so mathtext never parses a
     name (``BM25 $\\frac$ v2`` is shown as written), and no leading ``_`` (which hides a legend entry).
     The plots also render with ``text.usetex`` off (:mod:`leaderboard.plots`)."""

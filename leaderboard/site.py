@@ -116,8 +116,8 @@ def _swap_in(staging: Path, out_dir: Path) -> None:
             if replaced is not None:
                 os.rename(replaced / "old", out_dir)  # put the old one back
             raise
-    if replaced is not None:
-        shutil.rmtree(replaced, ignore_errors=True)
+        if replaced is not None:  # before a deferred signal ends the process
+            shutil.rmtree(replaced, ignore_errors=True)
 
 
 @contextmanager
