@@ -68,19 +68,55 @@ def test_case_05_math_in_name_renders_literally(tiny_benchmark, tmp_path):
 # --------------------------------------------------------------------------------------- case 6
 
 
-@pytest.mark.parametrize("forged", [99.0, float("nan"), -1.0, 1e300])
-def test_case_06_edited_scores_are_not_published(tiny_benchmark, tmp_path, capsys, forged):
+@pytest.mark.parametrize("hashed", [True, False], ids=["entry", "entry-without-hashes"])
+@pytest.mark.parametrize("forged", [99.0, float("nan"), -1.0, 1e300, "interval"])
+def test_case_06_edited_scores_are_not_published(tiny_benchmark, tmp_path, capsys, forged, hashed):
+    """Caught by the sha256 of scores.json, and, in an entry written before it, by the per-question means
+    (a metric) or the range check (an interval)."""
     store = SubmissionStore(tmp_path / "store")
     _submit(store, tiny_benchmark, tmp_path, "strong", seed=1, first_rate=0.9)
     weak = _submit(store, tiny_benchmark, tmp_path, "weak", seed=2, first_rate=0.0)
     scores = json.loads((weak.path / SCORES_FILE).read_text())
-    scores["metrics"]["R1_IoU0.5"] = forged
+    if forged == "interval":
+        scores["ci"]["R1_IoU0.5"] = [-5.0, 500.0]
+    else:
+        scores["metrics"]["R1_IoU0.5"] = forged
     (weak.path / SCORES_FILE).write_text(json.dumps(scores))
+    if not hashed:
+        meta = json.loads((weak.path / META_FILE).read_text())
+        del meta["scores_sha256"], meta["per_query_sha256"]
+        (weak.path / META_FILE).write_text(json.dumps(meta))
     (table,) = render_leaderboard(store, tmp_path / "site", plots=False).tables
     assert [row.entry.meta.name for row in table.rows] == ["strong"]
     assert capsys.readouterr().err.count(f"WARNING: skipping {weak.path}") == 1
     with pytest.raises(DataError, match="scores"):
         render_leaderboard(store, tmp_path / "site", plots=False, strict=True)
+
+
+def test_case_06_scores_hash_catches_a_plausible_edit(tiny_benchmark, tmp_path):
+    """A narrowed interval is in range and leaves the means alone: only the recorded sha256 sees it (or,
+    in an entry without it, re-scoring)."""
+    store = SubmissionStore(tmp_path / "store")
+    entry = _submit(store, tiny_benchmark, tmp_path, "narrowed", seed=1)
+    scores = json.loads((entry.path / SCORES_FILE).read_text())
+    value = scores["metrics"]["R1_IoU0.5"]
+    scores["ci"]["R1_IoU0.5"] = [value, value]
+    (entry.path / SCORES_FILE).write_text(json.dumps(scores))
+    with pytest.raises(DataError, match="scores_sha256 differs"):
+        store.entries(strict=True)
+    meta = json.loads((entry.path / META_FILE).read_text())
+    del meta["scores_sha256"], meta["per_query_sha256"]
+    (entry.path / META_FILE).write_text(json.dumps(meta))
+    with pytest.raises(DataError, match="the interval of R1_IoU0.5"):
+        store.entries(strict=True, data=tiny_benchmark)
+    # per-question values moved between questions: the same means, other paired tests
+    other = SubmissionStore(tmp_path / "other")
+    moved = _submit(other, tiny_benchmark, tmp_path, "moved", seed=2).path / PER_QUERY_FILE
+    rows = [json.loads(line) for line in gzip.decompress(moved.read_bytes()).decode().splitlines()]
+    rows[0]["qid"], rows[1]["qid"] = rows[1]["qid"], rows[0]["qid"]
+    moved.write_bytes(gzip.compress("".join(json.dumps(row) + "\n" for row in rows).encode()))
+    with pytest.raises(DataError, match="per_query_sha256 differs"):
+        other.entries(strict=True)
 
 
 def test_case_06_consistently_forged_entry_is_caught_by_rescoring(tiny_benchmark, tmp_path):
