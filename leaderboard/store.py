@@ -127,7 +127,11 @@ class SubmissionStore:
         return read_entry(folder) if folder.is_dir() else None
 
     def add(self, entry_id: str, meta: EntryMeta, report: ScoreReport, predictions_path: Path) -> SubmitResult:
-        """Write a scored submission atomically under ``entry_id``; an existing entry wins."""
+        """Write a scored submission atomically under ``entry_id``; an existing entry wins. (A caller should
+        use :func:`submit_predictions`, which validates, scores and names the entry.)"""
+        if not isinstance(entry_id, str) or not ENTRY_ID_PATTERN.fullmatch(entry_id) or entry_id != meta.entry_id:
+            raise InputError(f"an entry id is {ENTRY_ID_LENGTH} hex digits, the one meta.json records; got "
+                             f"{escape.terminal(str(entry_id), 40)!r}", field="entry_id")
         existing = self.get(entry_id)
         if existing is not None:
             return SubmitResult(existing, created=False)

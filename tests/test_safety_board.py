@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmark.cli.main import main
-from benchmark.errors import ConfigError, DataError
+from benchmark.errors import ConfigError, DataError, InputError
 from benchmark.protocol import load_protocol
 from leaderboard import escape
 from leaderboard.build import render_leaderboard
@@ -349,6 +349,19 @@ def test_store_get_takes_only_entry_ids(tmp_path):
     (tmp_path / "store").mkdir()
     for bad in ("../store", "/etc", "", "a" * 19, "A" * 20, "g" * 20):
         assert store.get(bad) is None
+
+
+def test_store_add_takes_only_entry_ids(tiny_benchmark, tmp_path):
+    """``add`` is the store's lowest write: it refuses an id that is a path (a server passing one on)."""
+    store = SubmissionStore(tmp_path / "store")
+    entry = _submit(store, tiny_benchmark, tmp_path, "first", seed=1)
+    report_path = entry.path / "predictions.jsonl.gz"
+    from dataclasses import replace
+
+    for bad in ("../escaped", "0" * 19):
+        with pytest.raises(InputError, match="an entry id is 20 hex digits"):
+            store.add(bad, replace(entry.meta, entry_id=bad), None, report_path)
+    assert not (tmp_path / "escaped").exists() and len(store.entries()) == 1
 
 
 # ------------------------------------------------------------------------------ the sanitiser
