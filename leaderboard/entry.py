@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
+from leaderboard import escape
 
 META_FILE = "meta.json"
 SCORES_FILE = "scores.json"
@@ -41,7 +43,8 @@ class SubmissionInfo:
 
 @dataclass(frozen=True, slots=True)
 class EntryMeta:
-    """``meta.json``: the submission's description and what makes two entries comparable."""
+    """``meta.json``: the submission's description, what makes two entries comparable, and the sha256 of
+    the entry's other files (which tie its scores to its predictions)."""
 
     entry_id: str
     name: str
@@ -56,9 +59,13 @@ class EntryMeta:
     protocol: str  # the protocol's name
     protocol_hash: str  # sha256 of the protocol bound to the data and split (benchmark.protocol)
     data_fingerprint: str
-    predictions_sha256: str
+    predictions_sha256: str  # of the decompressed predictions
     scorer_version: str
     source: str  # "file:<name>" or "run:<run id>"
+    # sha256 of scores.json (its bytes) and of per_query.jsonl.gz (decompressed); "" in an entry written
+    # before they were recorded (see docs/leaderboard.md, "Verified scores").
+    scores_sha256: str = ""
+    per_query_sha256: str = ""
 
     @property
     def group_key(self) -> tuple[str, str, str, str, str]:
@@ -66,18 +73,33 @@ class EntryMeta:
         scored by the same scorer version."""
         return (self.split, self.task, self.protocol_hash, self.data_fingerprint, self.scorer_version)
 
+    @property
+    def verified(self) -> bool:
+        """Whether the entry records the hashes of its scores (entries written before them do not)."""
+        return bool(self.scores_sha256 and self.per_query_sha256)
+
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], path: str) -> EntryMeta:
+        """Read ``meta.json``'s fields (each a string; the two score hashes may be absent in an older entry).
+        Text is made :func:`~leaderboard.escape.visible` and capped here, so that whatever an entry holds,
+        every renderer and the terminal get one bounded line without control characters."""
         values = {}
         for item in fields(cls):
-            value = data.get(item.name)
+            value = data.get(item.name, item.default if item.name in _OPTIONAL_FIELDS else None)
             if not isinstance(value, str):
                 raise DataError(f"expected a string, got {type(value).__name__}", path=path, field=item.name)
-            values[item.name] = value
+            values[item.name] = escape.visible(value, _TEXT_CAPS.get(item.name, _OTHER_CAP))
         return cls(**values)
+
+
+_OPTIONAL_FIELDS = ("scores_sha256", "per_query_sha256")
+_TEXT_CAPS = {"name": escape.NAME_MAX_CHARS, "authors": escape.AUTHORS_MAX_CHARS, "notes": escape.NOTES_MAX_CHARS,
+              "protocol": escape.PROTOCOL_NAME_MAX_CHARS, "url": escape.LINK_MAX_CHARS,
+              "paper": escape.LINK_MAX_CHARS, "source": 500}
+_OTHER_CAP = 100  # ids, hashes, split, task, dates, versions, dataset names
 
 
 @dataclass(frozen=True)
@@ -108,74 +130,152 @@ class Entry:
     # Standard deviation over seeds of each metric, for an entry that averages several runs.
     spread: Mapping[str, float] = field(default_factory=dict)
     preloaded: PerQuery | None = field(default=None, repr=False)
+    # A recorded run's configuration without its seeds (flattened, ``bm25.k1``): runs with equal settings
+    # are seeds of one system. None for a store entry, which is never averaged with anything.
+    settings: Mapping[str, object] | None = None
+    seed: int | None = None  # a recorded run's seed
 
     @cached_property
     def per_query(self) -> PerQuery:
         return self.preloaded or read_per_query(self.path / self.per_query_file)
 
 
+# The most a meta.json or scores.json may hold: a few kilobytes in practice.
+MAX_JSON_BYTES = 1 << 20
+# Every metric, interval bound and per-question value is a percentage.
+METRIC_RANGE = (0.0, 100.0)
+
+
 def read_entry(folder: Path) -> Entry:
-    """Load an entry folder; a malformed one raises :class:`DataError` naming the file and field."""
+    """Load an entry folder; anything malformed raises :class:`DataError` naming the file and field.
+
+    Every metric and interval bound must be a finite number in [0, 100] (an interval may be null):
+    an entry with NaN or an out-of-range score is never ranked."""
     meta_path, scores_path = folder / META_FILE, folder / SCORES_FILE
-    meta = EntryMeta.from_dict(_read_json_object(meta_path), str(meta_path))
-    scores = _read_json_object(scores_path)
+    meta = EntryMeta.from_dict(read_json_object(meta_path), str(meta_path))
+    scores = read_json_object(scores_path)
     metrics = scores.get("metrics")
-    if not isinstance(metrics, dict) or not all(isinstance(v, (int, float)) for v in metrics.values()):
-        raise DataError("expected an object of numbers", path=str(scores_path), field="metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        raise DataError("expected a non-empty object of numbers", path=str(scores_path), field="metrics")
+    for key, value in metrics.items():
+        check_percentage(value, str(scores_path), f"metrics.{key}")
     ci = scores.get("ci", {})
-    if not isinstance(ci, dict) or not all(isinstance(v, list) and len(v) == 2 for v in ci.values()):
+    if not isinstance(ci, dict):
         raise DataError("expected an object of [low, high] pairs", path=str(scores_path), field="ci")
+    intervals = {}
+    for key, pair in ci.items():
+        if not isinstance(pair, list) or len(pair) != 2:
+            raise DataError("expected a [low, high] pair", path=str(scores_path), field=f"ci.{key}")
+        if any(bound is None or (_is_number(bound) and math.isnan(bound)) for bound in pair):
+            continue  # no interval (too few questions, or no bootstrap)
+        low, high = (check_percentage(bound, str(scores_path), f"ci.{key}") for bound in pair)
+        if low > high:
+            raise DataError(f"the interval's low bound {low} is above its high bound {high}", path=str(scores_path),
+                            field=f"ci.{key}")
+        intervals[key] = (low, high)
     n_questions = scores.get("n_questions")
-    if not isinstance(n_questions, int):
-        raise DataError("expected an integer", path=str(scores_path), field="n_questions")
-    return Entry(
-        path=folder,
-        meta=meta,
-        metrics={key: float(value) for key, value in metrics.items()},
-        ci={key: (float(low), float(high)) for key, (low, high) in ci.items()
-            if low is not None and high is not None and not (math.isnan(low) or math.isnan(high))},
-        n_questions=n_questions,
-        scores=scores,
-    )
+    if not isinstance(n_questions, int) or isinstance(n_questions, bool) or n_questions < 1:
+        raise DataError("expected a positive integer", path=str(scores_path), field="n_questions")
+    return Entry(path=folder, meta=meta, metrics={key: float(value) for key, value in metrics.items()}, ci=intervals,
+                 n_questions=n_questions, scores=scores)
+
+
+def check_percentage(value: object, path: str, field_name: str) -> float:
+    """``value`` as a float when it is a finite number in :data:`METRIC_RANGE`, else :class:`DataError`."""
+    low, high = METRIC_RANGE
+    if not _is_number(value) or not math.isfinite(value) or not low <= value <= high:  # type: ignore[arg-type]
+        raise DataError(f"expected a finite number from {low:g} to {high:g}, got {_shown(value)}", path=path,
+                        field=field_name)
+    return float(value)  # type: ignore[arg-type]
 
 
 def write_per_query(path: Path, rows: list[dict[str, object]]) -> None:
-    with gzip.open(path, "wt", encoding="utf-8") as handle:
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed:
         for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n")
+            packed.write((json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8"))
 
 
-def read_per_query(path: Path) -> PerQuery:
-    """The scorer's per-question rows (JSON Lines, gzip or not): numeric fields (None read as NaN) become value arrays, fields
-    named ``*_bucket`` become label arrays; other text (the gold video id) is left out."""
-    with open(path, "rb") as probe:
-        compressed = probe.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rt", encoding="utf-8") if compressed else open(path, encoding="utf-8")) as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
+def read_per_query(path: Path, max_bytes: int = 1 << 30) -> PerQuery:
+    """The scorer's per-question rows (JSON Lines, gzip or not): numeric fields (None read as NaN) become
+    value arrays, fields named ``*_bucket`` become label arrays; other text (the gold video id) is left out.
+
+    A missing, truncated or undecompressable file, a line that is not a JSON object, a line without a
+    string ``qid``, a repeated qid or a file larger than ``max_bytes`` raises :class:`DataError`."""
+    rows: list[dict] = []
+    seen: set[str] = set()
+    for number, line in enumerate(_lines(path, max_bytes), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as error:
+            raise DataError(f"not JSON ({' '.join(str(error).split())[:120]})", path=str(path), line=number) from error
+        if not isinstance(row, dict):
+            raise DataError(f"expected a JSON object, got {type(row).__name__}", path=str(path), line=number)
+        qid = row.get("qid")
+        if not isinstance(qid, str) or not qid:
+            raise DataError(f"expected a non-empty string, got {_shown(qid)}", path=str(path), line=number, field="qid")
+        if qid in seen:
+            raise DataError("the same question twice", path=str(path), line=number, field="qid")
+        seen.add(qid)
+        rows.append(row)
     if not rows:
         raise DataError("no per-question values", path=str(path))
-    qids = np.array([str(row["qid"]) for row in rows])
+    qids = np.array([row["qid"] for row in rows])
     keys = [key for key in rows[0] if key != "qid"]
-    buckets = {key: np.array([str(row[key]) for row in rows]) for key in keys if key.endswith("_bucket")}
+    buckets = {key: np.array([str(row.get(key)) for row in rows]) for key in keys if key.endswith("_bucket")}
     values = {}
     for key in keys:
         column = [row.get(key) for row in rows]
-        if key not in buckets and all(_is_number_or_none(value) for value in column):
+        if key not in buckets and all(value is None or _is_number(value) for value in column):
             values[key] = np.array([np.nan if value is None else float(value) for value in column])
     return PerQuery(qids, values, buckets)
 
 
-def _is_number_or_none(value: object) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
-
-
-def _read_json_object(path: Path) -> dict:
+def _lines(path: Path, max_bytes: int):
+    """The decoded lines of a text file, gzipped or not, with every read error as a :class:`DataError`."""
+    total = 0
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as probe:
+            compressed = probe.read(2) == b"\x1f\x8b"
+        with gzip.open(path, "rb") if compressed else open(path, "rb") as handle:
+            for raw in handle:
+                total += len(raw)
+                if total > max_bytes:
+                    raise DataError(f"larger than {max_bytes} bytes", path=str(path))
+                yield raw.decode("utf-8")
     except FileNotFoundError as error:
         raise DataError("missing", path=str(path)) from error
+    except UnicodeDecodeError as error:
+        raise DataError("not UTF-8 text", path=str(path)) from error
+    except (OSError, EOFError, zlib.error) as error:  # truncated or corrupt gzip, unreadable file
+        raise DataError(f"cannot be read ({' '.join(str(error).split())[:120]})", path=str(path)) from error
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    return escape.visible(repr(value), 40)
+
+
+def read_json_object(path: Path, max_bytes: int = MAX_JSON_BYTES) -> dict:
+    """A JSON object file; missing, too large, binary, malformed or not an object raises :class:`DataError`."""
+    try:
+        if path.stat().st_size > max_bytes:
+            raise DataError(f"larger than {max_bytes} bytes", path=str(path))
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError as error:
+        raise DataError("missing", path=str(path)) from error
+    except UnicodeDecodeError as error:
+        raise DataError("not UTF-8 text", path=str(path)) from error
     except json.JSONDecodeError as error:
         raise DataError(f"not JSON ({error.msg} at line {error.lineno})", path=str(path)) from error
+    except (ValueError, RecursionError) as error:  # numbers too long, nesting too deep
+        raise DataError(f"not readable JSON ({' '.join(str(error).split())[:120]})", path=str(path)) from error
+    except OSError as error:
+        raise DataError(f"cannot be read ({error.strerror or error})", path=str(path)) from error
     if not isinstance(data, dict):
         raise DataError("expected a JSON object", path=str(path))
     return data

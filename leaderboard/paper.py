@@ -27,17 +27,19 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
 from benchmark.errors import ConfigError
+from benchmark.tracking import warn
 from leaderboard import escape
 from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
 from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
+from leaderboard.site import built_aside
 from leaderboard.store import read_checked_entry
 from leaderboard.table import LeaderboardTable, build_tables
 
@@ -96,13 +98,26 @@ def _run_folders(source: str | Path) -> list[Path]:
 
 
 def average_seeds(entries: Sequence[Entry]) -> list[Entry]:
-    """One entry per system and comparable group: metrics and per-question values averaged over its
-    runs (seeds), with the standard deviation of each metric over them."""
-    groups: dict[tuple, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        groups[(*entry.meta.group_key, entry.meta.name)].append(entry)
+    """One entry per system, configuration and comparable group: metrics and per-question values averaged
+    over its runs, which differ only in their seed, with the standard deviation of each metric over them.
+
+    Runs are grouped by name *and* settings (their configuration without seeds): two settings of one
+    system are two rows. A store entry is never averaged with anything, whatever its name. The same run
+    found twice counts once, and of several runs with one seed the latest counts (with a warning)."""
+    groups: dict[tuple, dict[int | None, Entry]] = defaultdict(dict)
+    for entry in sorted(_distinct(entries), key=lambda e: e.meta.submitted):
+        if entry.settings is None:
+            key: tuple = ("entry", entry.meta.entry_id, str(entry.path))
+        else:
+            key = (*entry.meta.group_key, entry.meta.name, json.dumps(entry.settings, sort_keys=True, default=str))
+        seeds = groups[key]
+        if entry.seed in seeds and entry.settings is not None:
+            warn(f"{escape.terminal(str(seeds[entry.seed].path), 300)} and {escape.terminal(str(entry.path), 300)} "
+                 f"are runs of '{entry.meta.name}' with the same settings and seed {entry.seed}: only the later "
+                 "one is used")
+        seeds[entry.seed if entry.settings is not None else None] = entry
     averaged = []
-    for members in groups.values():
+    for members in (list(seeds.values()) for seeds in groups.values()):
         if len(members) == 1:
             averaged.append(members[0])
             continue
@@ -116,8 +131,42 @@ def average_seeds(entries: Sequence[Entry]) -> list[Entry]:
         averaged.append(Entry(path=first.path, meta=meta, metrics=dict(zip(keys, matrix.mean(axis=0), strict=True)),
                               ci={}, n_questions=first.n_questions, scores={},
                               spread=dict(zip(keys, matrix.std(axis=0, ddof=1), strict=True)),
-                              preloaded=PerQuery(qids, values, first.per_query.buckets)))
-    return averaged
+                              preloaded=PerQuery(qids, values, first.per_query.buckets), settings=first.settings))
+    return distinct_names(averaged)
+
+
+def _distinct(entries: Sequence[Entry]) -> list[Entry]:
+    """Each record once, however many sources lead to it."""
+    seen, kept = set(), []
+    for entry in entries:
+        key = (entry.settings is None, str(entry.path.resolve()))
+        if key not in seen:
+            seen.add(key)
+            kept.append(entry)
+    return kept
+
+
+def distinct_names(entries: Sequence[Entry]) -> list[Entry]:
+    """Rows of one comparable group that share a name are told apart in the name itself: a run by the
+    settings in which it differs from the others of that name, a store entry by ``[entry <id>]``."""
+    by_name: dict[tuple, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        by_name[(*entry.meta.group_key, entry.meta.name)].append(entry)
+    renamed = {}
+    for same in (group for group in by_name.values() if len(group) > 1):
+        runs = [entry for entry in same if entry.settings is not None]
+        keys = set().union(*(entry.settings for entry in runs))
+        differing = sorted(key for key in keys if len({json.dumps(e.settings.get(key), default=str) for e in runs}) > 1)
+        for entry in same:
+            if entry.settings is None:
+                suffix = f"[entry {entry.meta.entry_id[:8]}]"
+            elif len(runs) > 1:
+                suffix = "(" + ", ".join(f"{key}={entry.settings.get(key, 'default')}" for key in differing) + ")"
+            else:
+                continue  # the only run of that name keeps it
+            renamed[id(entry)] = replace(entry, meta=replace(entry.meta, name=escape.visible(
+                f"{entry.meta.name} {suffix}", escape.NAME_MAX_CHARS + 60)))
+    return [renamed.get(id(entry), entry) for entry in entries]
 
 
 # The main table lists systems by front end, as a paper does: chance, lexical, dense, anything else, and
@@ -202,11 +251,18 @@ def render_ablation_latex(ablations: Sequence[Ablation]) -> str:
     return "\n".join(out) + "\n"
 
 
+PAPER_FILES = ("main.md", "main.tex", "ablation.md", "ablation.tex")
+
+
+def _is_paper_file(name: str) -> bool:
+    parts = PurePosixPath(name).parts
+    return name in PAPER_FILES or (len(parts) == 3 and parts[0] == "plots" and parts[2].endswith((".png", ".svg")))
+
+
 def write_paper(sources: Sequence[str | Path], out_dir: str | Path, plots: bool = True) -> PaperOutputs:
     """Write ``main.{md,tex}``, ``ablation.{md,tex}`` and the main tables' plots under ``out_dir``."""
     collected = collect_sources(sources)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     ordered = [paper_order(table) for table in build_tables(average_seeds(collected.entries))]
     main = [table for table, _ in ordered]
     main_tex = "% Main comparison, generated by `vcval paper`; needs \\usepackage{booktabs}.\n" + "\n".join(
@@ -217,10 +273,11 @@ def write_paper(sources: Sequence[str | Path], out_dir: str | Path, plots: bool 
     texts = {"main.md": render_markdown(main, title="Main comparison", empty=empty), "main.tex": main_tex,
              "ablation.md": render_ablation_markdown(collected.ablations),
              "ablation.tex": render_ablation_latex(collected.ablations)}
-    files = []
-    for name, text in texts.items():
-        (out_dir / name).write_text(text, encoding="utf-8")
-        files.append(out_dir / name)
-    if plots:
-        files += plot_tables(main, out_dir / "plots")
+    with built_aside(out_dir, "vcval paper", _is_paper_file) as staging:
+        for name, text in texts.items():
+            (staging / name).write_text(text, encoding="utf-8")
+        written = [staging / name for name in texts]
+        if plots:
+            written += plot_tables(main, staging / "plots")
+    files = [out_dir / path.relative_to(staging) for path in written]
     return PaperOutputs(main, collected.ablations, files)

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from benchmark.metrics.iou import IOU_TOLERANCE  # noqa: E402
 from benchmark.metrics.suite import IOU_THRESHOLDS, RECALL_KS  # noqa: E402
 from benchmark.scoring import ANSWER_LENGTH_BUCKETS, VIDEO_LENGTH_BUCKETS  # noqa: E402
+from leaderboard import escape  # noqa: E402
 from leaderboard.table import LeaderboardTable  # noqa: E402
 
 FORMATS = ("png", "svg")
@@ -59,20 +60,21 @@ def _save(figure, folder: Path, stem: str) -> list[Path]:
 
 
 def _names(table: LeaderboardTable) -> list[str]:
-    return [row.entry.meta.name for row in table.rows]
+    """The systems' names as plot text: capped, and with ``$`` escaped so mathtext never parses them."""
+    return [escape.plot_text(row.entry.meta.name) for row in table.rows]
 
 
 def plot_video_recall(table: LeaderboardTable, folder: Path) -> list[Path]:
     figure, axis = plt.subplots(figsize=(6, 4))
     for index, row in enumerate(table.rows):
         ks = [k for k in RECALL_KS if f"video_R{k}" in row.entry.metrics]
-        axis.plot(ks, [row.entry.metrics[f"video_R{k}"] for k in ks], label=row.entry.meta.name, **_style(index))
+        axis.plot(ks, [row.entry.metrics[f"video_R{k}"] for k in ks], label=escape.plot_text(row.entry.meta.name), **_style(index))
     axis.set_xscale("log")
     axis.set_xticks(list(RECALL_KS), [str(k) for k in RECALL_KS])
     axis.set_xlabel("K (distinct videos)")
     axis.set_ylabel("video recall@K (%)")
     axis.set_ylim(0, 101)
-    axis.set_title(f"Video retrieval, {table.split} ({table.rows[0].entry.n_questions} questions)")
+    axis.set_title(f"Video retrieval, {escape.plot_text(table.split)} ({table.rows[0].entry.n_questions} questions)")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(figure, folder, "video_recall")
@@ -94,7 +96,7 @@ def plot_r1_vs_iou(table: LeaderboardTable, folder: Path) -> list[Path]:
             continue
         style = _style(index)
         line, = axis.plot(thresholds, r1_threshold_curve(per_query.values[miou], thresholds),
-                          linestyle=style["linestyle"], label=row.entry.meta.name)
+                          linestyle=style["linestyle"], label=escape.plot_text(row.entry.meta.name))
         official = [m for m in IOU_THRESHOLDS if f"{prefix}_IoU{m}" in row.entry.metrics]
         axis.plot(official, [row.entry.metrics[f"{prefix}_IoU{m}"] for m in official], linestyle="none",
                   marker=style["marker"], markersize=style["markersize"], color=line.get_color())
@@ -124,7 +126,7 @@ def plot_slices(table: LeaderboardTable, folder: Path) -> list[Path]:
             labels, values = per_query.buckets[kind], per_query.values[table.headline]
             means = [values[labels == bucket].mean() if np.any(labels == bucket) else 0.0 for bucket in buckets]
             axis.bar(np.arange(len(buckets)) + index * width - 0.4 + width / 2, means, width,
-                     label=row.entry.meta.name)
+                     label=escape.plot_text(row.entry.meta.name))
         counts = [int(np.sum(table.rows[0].entry.per_query.buckets[kind] == b)) for b in buckets]
         axis.set_xticks(np.arange(len(buckets)), [f"{b}\n(n={n})" for b, n in zip(buckets, counts, strict=True)],
                         fontsize=8)
@@ -136,7 +138,7 @@ def plot_slices(table: LeaderboardTable, folder: Path) -> list[Path]:
     for axis in axes[0]:
         axis.set_ylim(0, min(101.0, max(10.0, 1.15 * highest)))
     axes[0][-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    figure.suptitle(f"{table.headline} by answer and video length, {table.split}")
+    figure.suptitle(f"{table.headline} by answer and video length, {escape.plot_text(table.split)}")
     return _save(figure, folder, "slices")
 
 
@@ -169,19 +171,22 @@ def plot_errors(table: LeaderboardTable, folder: Path) -> list[Path]:
     axis.set_yticks(positions, names, fontsize=8)
     axis.set_xlim(0, 100)
     axis.set_xlabel("questions (%), first candidate judged at IoU 0.5")
-    axis.set_title(f"Error breakdown, {table.split}")
+    axis.set_title(f"Error breakdown, {escape.plot_text(table.split)}")
     axis.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return _save(figure, folder, "errors")
 
 
 def plot_table(table: LeaderboardTable, folder: Path) -> list[Path]:
-    """Every plot that applies to the table's task; returns the files written."""
+    """Every plot that applies to the table's task; returns the files written. Text is drawn as written:
+    never through LaTeX (``text.usetex`` off whatever a matplotlibrc says) and never as mathtext (names
+    pass through :func:`leaderboard.escape.plot_text`)."""
     paths: list[Path] = []
-    if table.task == "corpus":
-        paths += plot_video_recall(table, folder)
-    paths += plot_r1_vs_iou(table, folder)
-    paths += plot_slices(table, folder)
-    paths += plot_errors(table, folder)
+    with matplotlib.rc_context({"text.usetex": False}):
+        if table.task == "corpus":
+            paths += plot_video_recall(table, folder)
+        paths += plot_r1_vs_iou(table, folder)
+        paths += plot_slices(table, folder)
+        paths += plot_errors(table, folder)
     return paths
 
 

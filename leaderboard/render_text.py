@@ -79,14 +79,15 @@ def render_csv(tables: Sequence[LeaderboardTable]) -> str:
     for table in tables:
         for row in table.rows:
             meta = row.entry.meta
-            line: list[object] = [meta.split, meta.task, meta.protocol, meta.data_fingerprint, row.rank,
-                                  escape.csv_cell(meta.name), escape.csv_cell(meta.authors), escape.csv_cell(meta.url),
-                                  escape.csv_cell(meta.paper), meta.submitted, meta.entry_id, row.entry.n_questions]
+            line: list[object] = [meta.split, meta.task, meta.protocol, meta.data_fingerprint, row.rank, meta.name,
+                                  meta.authors, meta.url, meta.paper, meta.submitted, meta.entry_id,
+                                  row.entry.n_questions]
             for key in metric_keys:
                 cell = row.cells.get(key, Cell(None))
                 line += [_plain(cell.value), _plain(cell.low), _plain(cell.high),
                          "" if cell.value is None else int(cell.tied_with_best)]
-            writer.writerow(line)
+            # Every text cell, not only the submitter's own fields: a protocol name is written by someone too.
+            writer.writerow([escape.csv_cell(value) if isinstance(value, str) else value for value in line])
     return buffer.getvalue()
 
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from benchmark.errors import ConfigError, DataError
 from benchmark.harness.run_folder import PREDICTIONS_FILE, STAGING_PREFIX, file_sha256, read_verified_manifest
-from leaderboard.entry import Entry, EntryMeta
+from benchmark.options import flatten_config
+from leaderboard.entry import Entry, EntryMeta, check_percentage
 
 RUN_DIR_TAG = "vcval.run_dir"
 PREDICTIONS_SHA_TAG = "vcval.predictions_sha256"
@@ -44,20 +45,32 @@ def entry_from_run(run_dir: Path) -> Entry:
                               ("protocol_hash", manifest.get("protocol_hash"))):
         if not isinstance(value, str):
             raise DataError("missing from the run's manifest", path=str(run_dir / "manifest.json"), field=field_name)
-    meta = EntryMeta(
-        entry_id=f"run-{manifest['protocol_hash'][:8]}-{run_dir.name}", name=labels.get("variant") or manifest["system"],
-        authors="", url="", paper="", notes=f"seed {manifest.get('seed')}", submitted=str(manifest.get("finished_at_ms", "")),
-        dataset=str(protocol.get("dataset") or ""), split=str(manifest.get("split") or protocol.get("split")),
-        task=str(protocol.get("task", "corpus")), protocol=str(protocol.get("name", "")),
-        protocol_hash=manifest["protocol_hash"], data_fingerprint=protocol["data_fingerprint"],
-        predictions_sha256=str(scores.get("meta", {}).get("predictions_sha256") or ""),
-        scorer_version=str(scores.get("meta", {}).get("scorer_version") or ""),
-        source=f"run:{run_dir}" + (f" grid:{labels['grid']}" if labels.get("grid") else ""),
-    )
-    return Entry(path=run_dir, meta=meta, metrics={k: float(v) for k, v in scores["metrics"].items()},
+    meta = EntryMeta.from_dict({
+        "entry_id": f"run-{manifest['protocol_hash'][:8]}-{run_dir.name}",
+        "name": str(labels.get("variant") or manifest["system"]), "authors": "", "url": "", "paper": "",
+        "notes": f"seed {manifest.get('seed')}", "submitted": str(manifest.get("finished_at_ms", "")),
+        "dataset": str(protocol.get("dataset") or ""), "split": str(manifest.get("split") or protocol.get("split")),
+        "task": str(protocol.get("task", "corpus")), "protocol": str(protocol.get("name", "")),
+        "protocol_hash": manifest["protocol_hash"], "data_fingerprint": protocol["data_fingerprint"],
+        "predictions_sha256": str(scores.get("meta", {}).get("predictions_sha256") or ""),
+        "scorer_version": str(scores.get("meta", {}).get("scorer_version") or ""),
+        "source": f"run:{run_dir}" + (f" grid:{labels['grid']}" if labels.get("grid") else ""),
+    }, str(run_dir / "manifest.json"))
+    scores_path = str(run_dir / "scores.json")
+    metrics = {key: check_percentage(value, scores_path, f"metrics.{key}") for key, value in scores["metrics"].items()}
+    seed = manifest.get("seed")
+    return Entry(path=run_dir, meta=meta, metrics=metrics,
                  ci={k: (float(v[0]), float(v[1])) for k, v in scores.get("ci", {}).items()
                      if v and None not in v and not np.isnan(v).any()},
-                 n_questions=int(scores["n_questions"]), scores=scores, per_query_file="per_query.jsonl")
+                 n_questions=int(scores["n_questions"]), scores=scores, per_query_file="per_query.jsonl",
+                 settings=settings_without_seeds(manifest.get("config") or {}),
+                 seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+
+
+def settings_without_seeds(config: dict) -> dict[str, object]:
+    """A run's configuration, flattened, without its seeds (every key whose last part is ``seed``): what
+    tells two systems apart, where the seed tells two runs of one system apart."""
+    return {key: value for key, value in sorted(flatten_config(config).items()) if key.split(".")[-1] != "seed"}
 
 
 def mlflow_run_folders(experiment: str, tracking_uri: str | None = None) -> list[Path]:

@@ -8,7 +8,6 @@ entries compared in that column). Renderers only format what this module decides
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ import numpy as np
 
 from benchmark.data.sources import SPLITS, canonical_split
 from benchmark.metrics import PRIMARY_METRIC
+from leaderboard import escape
 from leaderboard.columns import Column, columns_for
 from leaderboard.entry import Entry
 from leaderboard.significance import p_values_against_best
@@ -63,10 +63,13 @@ class LeaderboardTable:
 
     @property
     def slug(self) -> str:
-        """A file-name-safe identifier, unique per group."""
-        safe = "".join(ch if ch.isalnum() or ch in "-." else "-" for ch in f"{self.split}-{self.task}-{self.protocol}")
-        key = "|".join((self.split, self.task, self.protocol_hash, self.data_fingerprint, self.scorer_version))
-        return f"{safe}-{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+        """A short file-name-safe identifier, unique per group: a hash of the group, never its text."""
+        key = (self.split, self.task, self.protocol_hash, self.data_fingerprint, self.scorer_version)
+        return f"{_slug_word(self.split)}-{_slug_word(self.task)}-{escape.file_key(*key)}"
+
+
+def _slug_word(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch in "abcdefghijklmnopqrstuvwxyz0123456789")[:16] or "x"
 
 
 def build_tables(entries: Iterable[Entry], split: str | None = None, alpha: float = ALPHA) -> list[LeaderboardTable]:

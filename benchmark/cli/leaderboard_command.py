@@ -21,8 +21,11 @@ def register(subparsers) -> None:
     parser.add_argument("--split", default=None, help="only entries of this split (default: all)")
     parser.add_argument("--no-plots", action="store_true", help="skip the plots")
     parser.add_argument("--strict", action="store_true",
-                        help="refuse the store if any folder in it is not a readable entry (default: skip it with "
-                             "a warning naming it)")
+                        help="refuse the store (exit 2) if any folder in it is not a readable, consistent entry, or "
+                             "is an entry whose scores cannot be checked (default: skip it with a warning naming it)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="the entries' data folder: every entry on that data is re-scored from its stored "
+                             "predictions and refused when its stored scores differ")
     parser.set_defaults(handler=_leaderboard)
 
     paper = subparsers.add_parser(
@@ -41,7 +44,13 @@ def register(subparsers) -> None:
 def _leaderboard(args: argparse.Namespace) -> int:
     from leaderboard.build import render_leaderboard  # matplotlib loads only when rendering
 
-    rendered = render_leaderboard(args.store, args.out, args.split, plots=not args.no_plots, strict=args.strict)
+    data = None
+    if args.data_dir is not None:
+        from benchmark.data import load_benchmark
+
+        data = load_benchmark(args.data_dir)
+    rendered = render_leaderboard(args.store, args.out, args.split, plots=not args.no_plots, strict=args.strict,
+                                  data=data)
     entries = sum(len(table.rows) for table in rendered.tables)
     print(f"{entries} entries in {len(rendered.tables)} comparable group(s) from {args.store}")
     for table in rendered.tables:
