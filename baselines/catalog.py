@@ -17,11 +17,11 @@ from baselines.bm25 import BM25Retriever, PassageBM25Retriever, WindowOptions
 from baselines.dense import DenseOptions, DenseRetriever, EncoderOptions, SentenceEncoder
 from baselines.localizers import (
     LexicalWindowLocalizer,
-    SlidingWindowOptions,
     PriorLocalizer,
     PriorOptions,
     RandomLocalizer,
     RandomOptions,
+    SlidingWindowOptions,
     WholeVideoLocalizer,
 )
 from baselines.options import TextSpanOptions, VisualOptions

@@ -7,9 +7,9 @@ import pytest
 
 from baselines.localizers import (
     LexicalWindowLocalizer,
-    SlidingWindowOptions,
     PriorLocalizer,
     RandomLocalizer,
+    SlidingWindowOptions,
     WholeVideoLocalizer,
 )
 from baselines.passages import sliding_windows
