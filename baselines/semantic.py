@@ -93,18 +93,18 @@ class SemanticWindowLocalizer:
         """The windows of ``size`` pieces of ``videos``, and each query's cosines with its video's windows."""
         for query in queries:
             video_of(query, videos)
+        if not queries:
+            return sliding_windows(videos, size, self.options.stride), []
         questions = self.question_embeddings([q.text for q in queries])
         passages, embedded = self._embedded_windows(size, videos, questions.shape[1])
         return passages, [embedded[window] @ question
                           for window, question in zip(video_windows(passages, queries), questions, strict=True)]
 
     def question_embeddings(self, texts: list[str]) -> np.ndarray:
-        """One unit-length row per text; each distinct text is encoded once per localizer."""
+        """One unit-length row per text (at least one); each distinct text is encoded once per localizer."""
         missing = sorted(set(texts) - set(self._questions))
         if missing:
             self._questions.update(zip(missing, self.encoder.encode(missing), strict=True))
-        if not texts:
-            return np.zeros((0, self._dimension()), dtype=np.float32)
         return np.stack([self._questions[text] for text in texts])
 
     def piece_embeddings(self, videos: Mapping[str, Video]) -> dict[str, np.ndarray]:
@@ -126,10 +126,6 @@ class SemanticWindowLocalizer:
             passages = sliding_windows(videos, size, self.options.stride)
             self._windows = (key, size, passages, window_embeddings(passages, self.piece_embeddings(videos), dim))
         return self._windows[2], self._windows[3]
-
-    def _dimension(self) -> int:
-        known = next(iter(self._questions.values()), None)
-        return 0 if known is None else len(known)
 
 
 def normalized(scores: np.ndarray, how: Literal["zscore", "minmax"]) -> np.ndarray:

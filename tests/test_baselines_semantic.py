@@ -16,6 +16,7 @@ from baselines.semantic import (
     HybridOptions,
     HybridWindowLocalizer,
     SemanticWindowLocalizer,
+    fused,
     normalized,
     window_embeddings,
 )
@@ -95,6 +96,16 @@ def test_normalized_scores():
     np.testing.assert_allclose(normalized(np.array([1.0, 2.0, 5.0]), "minmax"), [0.0, 0.25, 1.0])
     assert normalized(np.array([4.0, 4.0]), "zscore").tolist() == [0.0, 0.0]
     assert normalized(np.array([4.0, 4.0]), "minmax").tolist() == [0.0, 0.0]
+
+
+def test_fused_scores_weigh_normalised_scores_not_raw_ones():
+    # z(BM25) = (-1/sqrt 2, -1/sqrt 2, sqrt 2), z(cosine) = (-sqrt 1.5, sqrt 1.5, 0); 0.2 z(BM25) + 0.8 z(cosine)
+    # prefers the second window, where the raw 0.2 BM25 + 0.8 cosine would take the third
+    lexical, semantic = np.array([0.0, 0.0, 6.0]), np.array([0.1, 0.3, 0.2])
+    [scores] = fused([lexical], [semantic], 0.2, "zscore")
+    expected = 0.2 * np.array([-(0.5 ** 0.5), -(0.5 ** 0.5), 2 ** 0.5]) + 0.8 * np.array([-(1.5 ** 0.5), 1.5 ** 0.5, 0.0])
+    np.testing.assert_allclose(scores, expected)
+    assert int(np.argmax(scores)) == 1 and int(np.argmax(0.2 * lexical + 0.8 * semantic)) == 2
 
 
 def test_semantic_window_picks_the_only_window_with_the_question_words_and_fits_its_length():
@@ -192,10 +203,14 @@ def test_catalog_systems_and_typed_options():
         SYSTEMS["oracle+semantic"]({"semantic.k1": 0.9})
 
 
-def test_localizers_need_fit():
-    for localizer in (SemanticWindowLocalizer(encoder=BagOfWords(VOCABULARY)), hybrid()):
+def test_localizers_need_fit_and_answer_no_queries_with_nothing():
+    train = planted("wrap sprained ankle")
+    for localizer in (SemanticWindowLocalizer(SlidingWindowOptions(sizes=(2,)), encoder=BagOfWords(VOCABULARY)),
+                      hybrid()):
         with pytest.raises(ConfigError, match="before fit"):
             localizer.localize([LocalizationQuery("q", "x", "v")], {"v": video("v", {})}, 1)
+        localizer.fit(TrainingData(train, train))
+        assert localizer.localize([], train.videos, 3) == []
 
 
 @pytest.mark.slow
