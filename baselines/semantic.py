@@ -40,18 +40,19 @@ def window_embeddings(passages: Passages, pieces: Mapping[str, np.ndarray], dim:
     """Unit-length mean embeddings of every window of ``passages`` (rows in passage order), from each video's
     piece embeddings ``pieces[video_id]`` (pieces x dim). A window without pieces gets the zero vector, so it
     scores 0 against any question."""
-    sums = np.zeros((len(passages.texts), dim), dtype=np.float64)
+    embedded = np.zeros((len(passages.texts), dim), dtype=np.float32)
     for position, video_id in enumerate(passages.video_ids):
-        embedded = pieces[video_id]
-        if not len(embedded):
+        own = pieces[video_id]
+        if not len(own):
             continue
-        prefix = np.zeros((len(embedded) + 1, dim), dtype=np.float64)
-        np.cumsum(embedded, axis=0, out=prefix[1:])
+        prefix = np.zeros((len(own) + 1, dim), dtype=np.float64)
+        np.cumsum(own, axis=0, out=prefix[1:])
         window = passages.of_video(position)
-        sums[window] = prefix[passages.lasts[window]] - prefix[passages.firsts[window]]
-    # the mean's direction is the sum's: normalising the sum gives the unit-length mean
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    return np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0).astype(np.float32)
+        sums = prefix[passages.lasts[window]] - prefix[passages.firsts[window]]
+        # the mean's direction is the sum's: normalising the sum gives the unit-length mean
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        embedded[window] = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+    return embedded
 
 
 class SemanticWindowLocalizer:
