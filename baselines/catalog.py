@@ -14,18 +14,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from baselines.bm25 import BM25Retriever, PassageBM25Retriever, WindowOptions
-from baselines.dense import DenseOptions, DenseRetriever
+from baselines.dense import DenseOptions, DenseRetriever, EncoderOptions, SentenceEncoder
 from baselines.localizers import (
     LexicalWindowLocalizer,
-    LexicalWindowOptions,
     PriorLocalizer,
     PriorOptions,
     RandomLocalizer,
     RandomOptions,
+    SlidingWindowOptions,
     WholeVideoLocalizer,
 )
 from baselines.options import TextSpanOptions, VisualOptions
 from baselines.random_retrieval import RandomRetriever
+from baselines.semantic import HybridOptions, HybridWindowLocalizer, SemanticWindowLocalizer
 from baselines.text import LexicalOptions
 from baselines.two_stage import CombinationOptions, OracleVideoSystem, PassageBM25System, TwoStageSystem
 from benchmark.options import ConfigReader, protocol_keys_of
@@ -54,6 +55,10 @@ def _textspan(options: TextSpanOptions) -> Localizer:
     return TextSpanLocalizer(options)
 
 
+def _dense(options: DenseOptions, encoder: EncoderOptions) -> DenseRetriever:
+    return DenseRetriever(options, SentenceEncoder(encoder))
+
+
 def _visual(options: VisualOptions) -> Localizer:
     from baselines.visual import VisualLocalizer
 
@@ -64,7 +69,7 @@ RETRIEVERS: dict[str, Component] = {
     "bm25": Component("BM25 (Lucene) over each video's whole transcript", ((LexicalOptions, "bm25"),),
                       BM25Retriever),
     "dense": Component("sentence-transformers cosine, best window of subtitle pieces per video",
-                       ((DenseOptions, "dense"),), DenseRetriever),
+                       ((DenseOptions, "dense"), (EncoderOptions, "dense")), _dense),
     "random": Component("a random ranking (seeded per question)", ((RandomOptions, "random"),), RandomRetriever),
 }
 LOCALIZERS: dict[str, Component] = {
@@ -73,7 +78,14 @@ LOCALIZERS: dict[str, Component] = {
     "prior": Component("the span with the best mean IoU against the train answers (relative time)",
                        ((PriorOptions, "prior"),), PriorLocalizer),
     "window": Component("the best BM25 window of subtitle pieces, window length fitted on train",
-                        ((LexicalWindowOptions, "window"), (LexicalOptions, "window")), LexicalWindowLocalizer),
+                        ((SlidingWindowOptions, "window"), (LexicalOptions, "window")), LexicalWindowLocalizer),
+    "semantic": Component("the window of subtitle pieces whose mean sentence embedding is closest to the question's "
+                          "(cosine, the dense encoder), window length fitted on train",
+                          ((SlidingWindowOptions, "semantic"), (EncoderOptions, "semantic")), SemanticWindowLocalizer),
+    "hybrid": Component("windows scored by BM25 and by embedding cosine, normalised per question and fused; window "
+                        "length and weight fitted on train",
+                        ((SlidingWindowOptions, "hybrid"), (HybridOptions, "hybrid"), (LexicalOptions, "hybrid"),
+                         (EncoderOptions, "hybrid")), HybridWindowLocalizer),
     "textspan": Component("a transformer encoder over question + pieces with start/end heads",
                           ((TextSpanOptions, "textspan"),), _textspan),
     "visual": Component("VSLBase-style: question + I3D features, context-query attention, start/end heads",

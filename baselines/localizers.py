@@ -15,7 +15,7 @@ from baselines.spans import non_maximum_suppression
 from baselines.text import BM25Index, LexicalOptions
 from benchmark.errors import ConfigError, DataError
 from benchmark.metrics import temporal_iou
-from benchmark.records import Candidate, LocalizationQuery, SplitData, Video
+from benchmark.records import Annotation, Candidate, LocalizationQuery, SplitData, Video
 from benchmark.systems import TrainingData
 
 
@@ -133,9 +133,10 @@ class PriorLocalizer:
 
 
 @dataclass(frozen=True)
-class LexicalWindowOptions:
-    """Window lengths (in subtitle pieces) to choose from on train, the stride between windows, and how many
-    train questions (drawn with ``seed``) the choice is made on."""
+class SlidingWindowOptions:
+    """What a window localizer (``window``, ``semantic``, ``hybrid``) chooses from on train: window lengths
+    ``sizes`` (in subtitle pieces), the ``stride`` between windows, and how many train questions (drawn with
+    ``seed``) the choice is made on."""
 
     sizes: tuple[int, ...] = (1, 2, 3, 4, 6, 8, 12, 16, 24)
     stride: int = 1
@@ -145,8 +146,58 @@ class LexicalWindowOptions:
 
     def __post_init__(self) -> None:
         if not self.sizes or min(self.sizes) < 1 or self.stride < 1 or self.fit_questions < 1:
-            raise ValueError("window.sizes must be non-empty positive integers, window.stride and "
-                             "window.fit_questions >= 1")
+            raise ValueError("a window localizer's sizes must be non-empty positive integers, its stride and "
+                             "fit_questions >= 1")
+
+
+@dataclass(frozen=True)
+class FitSample:
+    """The seeded sample of train questions a window localizer chooses its settings on, with their videos."""
+
+    annotations: tuple[Annotation, ...]
+    queries: tuple[LocalizationQuery, ...]
+    videos: dict[str, Video]
+
+
+def fit_sample(train: SplitData, options: SlidingWindowOptions) -> FitSample:
+    """Up to ``options.fit_questions`` train questions (a sample drawn with ``options.seed`` when there are
+    more) and the train videos they ask about."""
+    annotations = list(train.annotations)
+    if len(annotations) > options.fit_questions:
+        rng = np.random.default_rng(options.seed)
+        chosen = sorted(rng.choice(len(annotations), options.fit_questions, replace=False))
+        annotations = [annotations[i] for i in chosen]
+    asked = {a.video_id for a in annotations}
+    return FitSample(tuple(annotations), tuple(a.localization_query for a in annotations),
+                     {video_id: video for video_id, video in train.videos.items() if video_id in asked})
+
+
+def video_windows(passages: Passages, queries: Sequence[LocalizationQuery]) -> list[slice]:
+    """Each query's video's windows in ``passages``."""
+    position = {video_id: i for i, video_id in enumerate(passages.video_ids)}
+    return [passages.of_video(position[query.video_id]) for query in queries]
+
+
+def first_window_iou(passages: Passages, scores: Sequence[np.ndarray], sample: FitSample) -> float:
+    """Mean IoU of each sampled question's best-scored window (the first on ties) with its answer."""
+    windows = video_windows(passages, sample.queries)
+    best = np.array([window.start + int(np.argmax(own)) for window, own in zip(windows, scores, strict=True)],
+                    dtype=np.int64)
+    gold_starts = np.array([a.start for a in sample.annotations])
+    gold_ends = np.array([a.end for a in sample.annotations])
+    return float(np.mean(temporal_iou(passages.starts[best], passages.ends[best], gold_starts, gold_ends)))
+
+
+def window_candidates(passages: Passages, scores: Sequence[np.ndarray], queries: Sequence[LocalizationQuery],
+                      top_n: int) -> list[list[Candidate]]:
+    """Up to ``top_n`` windows per query by their scores (``scores[i]`` over the windows of query ``i``'s
+    video), diversified by non-maximum suppression."""
+    results = []
+    for query, window, own in zip(queries, video_windows(passages, queries), scores, strict=True):
+        starts, ends = passages.starts[window], passages.ends[window]
+        kept = non_maximum_suppression(starts, ends, own, top_n)
+        results.append([Candidate(query.video_id, float(starts[i]), float(ends[i]), float(own[i])) for i in kept])
+    return results
 
 
 class LexicalWindowLocalizer:
@@ -156,51 +207,39 @@ class LexicalWindowLocalizer:
 
     name = "window"
 
-    def __init__(self, options: LexicalWindowOptions | None = None, lexical: LexicalOptions | None = None) -> None:
-        self.options = options or LexicalWindowOptions()
+    def __init__(self, options: SlidingWindowOptions | None = None, lexical: LexicalOptions | None = None) -> None:
+        self.options = options or SlidingWindowOptions()
         self.lexical = lexical or LexicalOptions()
         self.size: int | None = None
         self.fit_scores: dict[int, float] = {}
         self._cache: tuple[tuple[str, ...], int, Passages, BM25Index] | None = None
 
     def fit(self, data: TrainingData) -> None:
-        annotations = list(data.train.annotations)
-        if len(annotations) > self.options.fit_questions:
-            rng = np.random.default_rng(self.options.seed)
-            chosen = sorted(rng.choice(len(annotations), self.options.fit_questions, replace=False))
-            annotations = [annotations[i] for i in chosen]
-        queries = [a.localization_query for a in annotations]
-        asked = {a.video_id for a in annotations}
-        videos = {video_id: video for video_id, video in data.train.videos.items() if video_id in asked}
-        self.fit_scores = {}
-        for size in sorted(set(self.options.sizes)):
-            spans = self._localize_with(size, queries, videos, top_n=1)
-            ious = [temporal_iou(np.array([c[0].start]), np.array([c[0].end]), a.start, a.end)[0]
-                    for c, a in zip(spans, annotations, strict=True)]
-            self.fit_scores[size] = float(np.mean(ious))
+        sample = fit_sample(data.train, self.options)
+        self.fit_scores = {size: first_window_iou(*self.window_scores(size, sample.queries, sample.videos), sample)
+                           for size in sorted(set(self.options.sizes))}
         self.size = max(self.fit_scores, key=lambda size: (self.fit_scores[size], -size))
         self._cache = None
+
+    def fitted(self) -> dict[str, object]:
+        """What fit chose, and the train mean IoU of every window length it tried."""
+        return {"size": self.size, "fit_mIoU": {str(size): value for size, value in self.fit_scores.items()}}
 
     def localize(self, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
                  top_n: int) -> list[list[Candidate]]:
         if self.size is None:
             raise ConfigError("LexicalWindowLocalizer.localize called before fit(training data)")
-        return self._localize_with(self.size, queries, videos, top_n)
+        return window_candidates(*self.window_scores(self.size, queries, videos), queries, top_n)
 
-    def _localize_with(self, size: int, queries: Sequence[LocalizationQuery], videos: Mapping[str, Video],
-                       top_n: int) -> list[list[Candidate]]:
+    def window_scores(self, size: int, queries: Sequence[LocalizationQuery],
+                      videos: Mapping[str, Video]) -> tuple[Passages, list[np.ndarray]]:
+        """The windows of ``size`` pieces of ``videos``, and each query's BM25 scores of its video's windows."""
         for query in queries:
             video_of(query, videos)
         passages, index = self._windows(size, videos)
-        position = {video_id: i for i, video_id in enumerate(passages.video_ids)}
-        results = []
         all_scores = index.scores([q.text for q in queries]) if queries else np.zeros((0, len(passages.texts)))
-        for query, scores in zip(queries, all_scores, strict=True):
-            window = passages.of_video(position[query.video_id])
-            starts, ends, own = passages.starts[window], passages.ends[window], scores[window]
-            kept = non_maximum_suppression(starts, ends, own, top_n)
-            results.append([Candidate(query.video_id, float(starts[i]), float(ends[i]), float(own[i])) for i in kept])
-        return results
+        return passages, [scores[window] for scores, window in zip(all_scores, video_windows(passages, queries),
+                                                                    strict=True)]
 
     def _windows(self, size: int, videos: Mapping[str, Video]) -> tuple[Passages, BM25Index]:
         key = tuple(videos)

@@ -16,7 +16,8 @@ class Passages:
     """All windows of a corpus, grouped by video in corpus order.
 
     ``video_index[i]`` is the position (in ``video_ids``) of the video of passage ``i``; the passages of
-    video ``v`` are ``offsets[v]:offsets[v + 1]``."""
+    video ``v`` are ``offsets[v]:offsets[v + 1]``. Passage ``i`` holds the pieces ``firsts[i]:lasts[i]`` of
+    its video (none for the one empty passage of a video without subtitles)."""
 
     video_ids: tuple[str, ...]
     texts: list[str]
@@ -24,6 +25,8 @@ class Passages:
     ends: np.ndarray
     video_index: np.ndarray
     offsets: np.ndarray
+    firsts: np.ndarray
+    lasts: np.ndarray
 
     def of_video(self, position: int) -> slice:
         return slice(int(self.offsets[position]), int(self.offsets[position + 1]))
@@ -38,6 +41,7 @@ def sliding_windows(corpus: Mapping[str, Video], size: int, stride: int) -> Pass
     starts: list[float] = []
     ends: list[float] = []
     video_index: list[int] = []
+    pieces_of: list[tuple[int, int]] = []
     offsets = [0]
     for position, video in enumerate(corpus.values()):
         pieces = video.pieces
@@ -46,6 +50,7 @@ def sliding_windows(corpus: Mapping[str, Video], size: int, stride: int) -> Pass
             starts.append(0.0)
             ends.append(video.duration)
             video_index.append(position)
+            pieces_of.append((0, 0))
         else:
             last_start = max(len(pieces) - size, 0)
             window_starts = list(range(0, last_start + 1, stride))
@@ -57,9 +62,12 @@ def sliding_windows(corpus: Mapping[str, Video], size: int, stride: int) -> Pass
                 starts.append(window[0].start)
                 ends.append(max(window[-1].end, window[0].start))
                 video_index.append(position)
+                pieces_of.append((first, first + len(window)))
         offsets.append(len(texts))
+    ranges = np.asarray(pieces_of, dtype=np.int64).reshape(-1, 2)
     return Passages(tuple(corpus), texts, np.asarray(starts, dtype=np.float64), np.asarray(ends, dtype=np.float64),
-                    np.asarray(video_index, dtype=np.int64), np.asarray(offsets, dtype=np.int64))
+                    np.asarray(video_index, dtype=np.int64), np.asarray(offsets, dtype=np.int64),
+                    ranges[:, 0], ranges[:, 1])
 
 
 def best_per_video(passages: Passages, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

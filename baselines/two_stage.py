@@ -21,7 +21,7 @@ import numpy as np
 from baselines.bm25 import PassageBM25Retriever
 from benchmark.errors import ConfigError
 from benchmark.records import Candidate, LocalizationQuery, Prediction, Question, Video
-from benchmark.systems import Localizer, RankedVideo, Retriever, TrainingData
+from benchmark.systems import Localizer, RankedVideo, Retriever, TrainingData, fitted_settings
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class TwoStageSystem:
         self.retriever.fit(data)
         self.localizer.fit(data)
 
+    def fitted(self) -> dict[str, object]:
+        parts = {"retriever": fitted_settings(self.retriever), "localizer": fitted_settings(self.localizer)}
+        return {part: chosen for part, chosen in parts.items() if chosen}
+
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
                 max_candidates: int) -> list[Prediction]:
         if tuple(corpus) != self._indexed:
@@ -106,6 +110,10 @@ class OracleVideoSystem:
 
     def fit(self, data: TrainingData) -> None:
         self.localizer.fit(data)
+
+    def fitted(self) -> dict[str, object]:
+        chosen = fitted_settings(self.localizer)
+        return {"localizer": chosen} if chosen else {}
 
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
                 max_candidates: int) -> list[Prediction]:

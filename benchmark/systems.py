@@ -8,13 +8,17 @@ Learned components are fitted on the ``train`` split and may select on ``validat
 answers, in :class:`TrainingData`). At prediction time they receive only :class:`Question` (no video, no
 answer) on the corpus track, or :class:`LocalizationQuery` (the gold video, no span) on the
 localization track. Nothing else of the evaluated split reaches them.
+
+Any of them may also say what its ``fit`` chose (a window length, a fusion weight) through an optional
+``fitted()`` method returning JSON-able values; the harness records it in the run's manifest
+(:func:`fitted_settings`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from benchmark.records import Candidate, LocalizationQuery, Prediction, Question, SplitData, Video
 
@@ -73,3 +77,9 @@ class System(Protocol):
     def predict_localization(self, queries: Sequence[LocalizationQuery], corpus: Mapping[str, Video],
                              max_candidates: int) -> list[Prediction]:
         """Localization track: candidates inside each query's given video."""
+
+
+def fitted_settings(component: object) -> dict[str, Any]:
+    """What ``component`` chose in ``fit``, by its optional ``fitted()`` method; ``{}`` when it has none."""
+    fitted = getattr(component, "fitted", None)
+    return dict(fitted()) if callable(fitted) else {}

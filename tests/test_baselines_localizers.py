@@ -7,9 +7,9 @@ import pytest
 
 from baselines.localizers import (
     LexicalWindowLocalizer,
-    LexicalWindowOptions,
     PriorLocalizer,
     RandomLocalizer,
+    SlidingWindowOptions,
     WholeVideoLocalizer,
 )
 from baselines.passages import sliding_windows
@@ -119,7 +119,7 @@ def test_prior_localizer_predicts_the_train_position():
 
 def test_lexical_window_finds_the_planted_answer_and_fits_its_length():
     data, videos = planted_data()
-    localizer = LexicalWindowLocalizer(LexicalWindowOptions(sizes=(1, 6, 20)))
+    localizer = LexicalWindowLocalizer(SlidingWindowOptions(sizes=(1, 6, 20)))
     localizer.fit(data)
     assert localizer.size == 6
     assert localizer.fit_scores[6] == pytest.approx(1.0)
@@ -132,7 +132,7 @@ def test_localizers_need_fit_and_known_videos():
     data, videos = planted_data()
     with pytest.raises(ConfigError):
         RandomLocalizer().localize([LocalizationQuery("q", "x", "v1")], videos, 1)
-    localizer = LexicalWindowLocalizer(LexicalWindowOptions(sizes=(4,)))
+    localizer = LexicalWindowLocalizer(SlidingWindowOptions(sizes=(4,)))
     localizer.fit(data)
     with pytest.raises(DataError, match="nowhere"):
         localizer.localize([LocalizationQuery("q", "x", "nowhere")], videos, 1)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from baselines.catalog import SYSTEMS
-from baselines.dense import DenseOptions, DenseRetriever
+from baselines.dense import DenseOptions, DenseRetriever, EncoderOptions, SentenceEncoder
 from baselines.two_stage import combine
 from benchmark.errors import ConfigError
 from benchmark.harness import run_system
@@ -133,22 +133,21 @@ def test_dense_retriever_ranks_by_meaning_and_caches_embeddings(tmp_path, monkey
         "cpr": Video("cpr", 10.0, one_piece("push hard on the chest thirty times then give two rescue breaths")),
         "burn": Video("burn", 10.0, one_piece("hold the burned skin under cool running water")),
     }
-    retriever = DenseRetriever(DenseOptions(window=1, stride=1, cache_dir=str(tmp_path)))
+    retriever = DenseRetriever(DenseOptions(window=1, stride=1), SentenceEncoder(EncoderOptions(cache_dir=str(tmp_path))))
     retriever.index(corpus)
     rankings = retriever.rank([Question("q1", "how do I do cardiopulmonary resuscitation"),
                                Question("q2", "treating a twisted foot joint")], top_k=3)
     assert [r[0].video_id for r in rankings] == ["cpr", "ankle"]
     assert len(list(tmp_path.glob("*.npy"))) == 1
-    monkeypatch.setattr(DenseRetriever, "encode", lambda self, texts: (_ for _ in ()).throw(AssertionError))
-    again = DenseRetriever(DenseOptions(window=1, stride=1, cache_dir=str(tmp_path)))
-    again._model = retriever.model
+    monkeypatch.setattr(SentenceEncoder, "encode", lambda self, texts: (_ for _ in ()).throw(AssertionError))
+    again = DenseRetriever(DenseOptions(window=1, stride=1), SentenceEncoder(EncoderOptions(cache_dir=str(tmp_path))))
     again.index(corpus)
     np.testing.assert_array_equal(again._embeddings, retriever._embeddings)
 
 
 def test_dense_model_errors_are_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="cannot load"):
-        DenseRetriever(DenseOptions(model=str(tmp_path))).encode(["a question"])
+        SentenceEncoder(EncoderOptions(model=str(tmp_path))).encode(["a question"])
 
 
 def test_passage_system_localization_track(tiny_benchmark, tmp_path):

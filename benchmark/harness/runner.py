@@ -60,6 +60,7 @@ from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.records import LocalizationQuery, Prediction, Question
 from benchmark.registry import create_system, protocol_keys, resolve_system
 from benchmark.scoring import read_per_query, score, write_per_query
+from benchmark.systems import fitted_settings
 from benchmark.tracking import TrackingResult, log_run_folder, warn
 
 
@@ -231,7 +232,7 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
     manifest = {
         "system": system, "config": config, "split": protocol.split, "seed": seed,
         "protocol": protocol.to_dict(), "protocol_hash": protocol.hash, "data_dir": str(benchmark.data_dir),
-        "selection": inputs.selection, "deviations": deviations, "timings_s": timings, "wall_time_s": wall_time,
+        "selection": inputs.selection, "fitted": fitted_settings(instance), "deviations": deviations, "timings_s": timings, "wall_time_s": wall_time,
         "finished_at_ms": int(time.time() * 1000), "environment": run_environment,
         "experiment": experiment or f"vcval-{protocol.name}", "run_name": run_name or f"{system} seed {seed}",
         "labels": dict(labels or {}),
