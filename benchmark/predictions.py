@@ -31,6 +31,7 @@ from benchmark.data.sources import canonical_split
 from benchmark.errors import DataError, InputError
 from benchmark.metrics.retrieval import PAD
 from benchmark.metrics.suite import TASKS
+from benchmark.outputs import open_output
 from benchmark.records import Candidate, Prediction, SplitData, Video
 
 FORMAT_NAME = "vcval-predictions"
@@ -135,9 +136,7 @@ class LoadedPredictions:
 def write_predictions(path: str | Path, predictions: Sequence[Prediction], header: dict | None = None) -> Path:
     """Write a version-1 predictions file (gzip when ``path`` ends with ``.gz``); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as handle:
+    with open_output(path) as handle:
         if header is not None:
             unknown = sorted(set(header) - set(HEADER_FIELDS))
             if unknown:

@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from benchmark.cli import arguments
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.cli.run_command import add_protocol_arguments
 from benchmark.data.sources import canonical_split
@@ -86,7 +87,7 @@ def register(subparsers) -> None:
                        ("weight-decay", float), ("warmup-epochs", float), ("max-train-examples", int),
                        ("max-val-questions", int), ("batch-tokens", int), ("inner-dim", int)):
         training.add_argument(f"--{name}", type=kind, default=None)
-    training.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
+    training.add_argument("--seed", type=arguments.seed, default=None, help="run seed (default: the protocol's first seed)")
     training.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None)
     training.add_argument("--selection-metric", default=None,
                           help="metric to select the epoch on (default: the protocol's, R1_mIoU)")
@@ -106,10 +107,10 @@ def register(subparsers) -> None:
     evaluation.add_argument("--spans-per-video", type=int, default=None,
                             help="at most this many spans of one video per candidate list (default: no cap)")
     evaluation.add_argument("--max-candidates", type=int, default=None, help="default: the protocol's (100)")
-    evaluation.add_argument("--max-eval-questions", type=int, default=None,
+    evaluation.add_argument("--max-eval-questions", type=arguments.positive_count, default=None,
                             help="evaluate a seeded sample of this many questions (a bounded CPU budget; the "
                                  "protocol's max_questions, so it changes the protocol hash)")
-    evaluation.add_argument("--bootstrap", type=int, default=None, help="default: the protocol's (1000)")
+    evaluation.add_argument("--bootstrap", type=arguments.resamples, default=None, help="default: the protocol's (1000)")
     ccgs.set_defaults(handler=_train_ccgs)
     train.set_defaults(handler=lambda args: train.print_help() or 0)
 
