@@ -188,12 +188,21 @@ class _SizeLimitedReader:
             yield line_number, raw
 
 
-def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, raw line) of a plain or gzip file; feeds the raw file bytes to ``digest``."""
+def require_predictions_file(path: str | Path) -> None:
+    """Raise :class:`InputError` unless ``path`` is a regular file: a folder, a FIFO or a device is refused
+    at once (reading a FIFO would wait forever for a writer)."""
+    path = Path(path)
     if path.is_dir():
         raise InputError("a folder, not a predictions file", path=str(path))
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file (a FIFO, a device or a socket), not a predictions file", path=str(path))
     if not path.is_file():
         raise InputError("no such predictions file", path=str(path))
+
+
+def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw line) of a plain or gzip file; feeds the raw file bytes to ``digest``."""
+    require_predictions_file(path)
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(f"the file is larger than the size limit of {max_bytes} bytes "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def register(subparsers) -> None:
     synth.add_argument("--seed", type=arguments.seed, default=0)
     synth.add_argument("--no-features", action="store_true", help="write no I3D-like feature files")
     synth.set_defaults(handler=_synth)
-    data.set_defaults(handler=lambda args: data.print_help() or 0)
+    data.set_defaults(handler=lambda args: data.print_help(sys.stderr) or 2)  # no subcommand
 
 
 def _describe(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from benchmark.harness.settings import resolve_config
 from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
-from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, warn
+from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, missing_local_store, warn
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,8 +104,9 @@ def _runs(args: argparse.Namespace) -> int:
         print(f"logged {args.log_dir} as run {result.run_id} in experiment '{result.experiment}' at {result.uri}")
         return 0
     uri = args.tracking_uri or default_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        print(f"no MLflow store at {uri.removeprefix('sqlite:///')}: no run has been tracked from this folder "
+    missing = missing_local_store(uri)
+    if missing is not None:
+        print(f"no MLflow store at {missing}: no run has been tracked from this folder "
               "(set MLFLOW_TRACKING_URI or --tracking-uri to read another store)")
         return 0
     rows = list_runs(uri=uri, experiment=args.experiment, system=args.system,

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def register(subparsers) -> None:
                                  "protocol's max_questions, so it changes the protocol hash)")
     evaluation.add_argument("--bootstrap", type=arguments.resamples, default=None, help="default: the protocol's (1000)")
     ccgs.set_defaults(handler=_train_ccgs)
-    train.set_defaults(handler=lambda args: train.print_help() or 0)
+    train.set_defaults(handler=lambda args: train.print_help(sys.stderr) or 2)  # no subcommand
 
 
 def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
