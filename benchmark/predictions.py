@@ -271,9 +271,12 @@ def _parse_line(raw: bytes, line: int, problems: _Problems) -> dict | None:
 def _check_header(value: dict, line: int, problems: _Problems) -> dict:
     if value.get("format") != FORMAT_NAME:
         problems.add(line, None, "format", f"unknown format {value.get('format')!r}, expected {FORMAT_NAME!r}")
-    if value.get("version") != FORMAT_VERSION:
+    if type(value.get("version")) is not int or value.get("version") != FORMAT_VERSION:  # true == 1 in Python
         problems.add(line, None, "version",
                      f"unsupported version {value.get('version')!r}, this scorer reads version {FORMAT_VERSION}")
+    for name in ("dataset", "split", "system"):
+        if name in value and not isinstance(value[name], str):
+            problems.add(line, None, name, f"expected a string, got {value[name]!r}")
     if "task" in value and value["task"] not in TASKS:
         problems.add(line, None, "task", f"unknown task {value['task']!r}, expected one of {list(TASKS)}")
     return value
@@ -377,7 +380,10 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
             continue
         row = row_of.get(qid)
         if row is None:
-            problems.add(line, qid, "qid", f"unknown question: not in split '{split.name}'")
+            where = f"split '{split.name}'" if split.sampled_from is None else \
+                f"the seeded sample of {len(qids)} of the {split.sampled_from} questions of split '{split.name}' " \
+                "(--max-questions): a file for the whole split is scored without it"
+            problems.add(line, qid, "qid", f"unknown question: not in {where}")
             continue
         if row_line[row]:
             problems.add(line, qid, "qid", f"duplicate: already given on line {row_line[row]}")
