@@ -52,11 +52,7 @@ def check_output(path: str | Path, protected: Iterable[str | Path | None] = (), 
     where = f"{option} {path}"
     if path.is_dir():
         raise OutputError(f"{where} is a folder; give a file name")
-    for parent in path.parents:
-        if parent.exists() or parent.is_symlink():
-            if not parent.is_dir():
-                raise OutputError(f"{where} lies under {parent}, which is a file, not a folder")
-            break
+    refuse_under_file(path, where)
     resolved = path.resolve()
     for item in protected:
         if item is None or is_stdout(item):
@@ -69,6 +65,15 @@ def check_output(path: str | Path, protected: Iterable[str | Path | None] = (), 
         elif resolved == item.resolve() or _same_file(path, item):
             raise OutputError(f"{where} is the input {item}: writing it would destroy the input; "
                               "give another output path")
+
+
+def refuse_under_file(path: Path, where: str) -> None:
+    """Raise :class:`OutputError` when the nearest existing parent of ``path`` is not a folder."""
+    for parent in path.parents:
+        if parent.exists() or parent.is_symlink():
+            if not parent.is_dir():
+                raise OutputError(f"{where} lies under {parent}, which is a file, not a folder")
+            return
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import VcvalError
+from benchmark.outputs import refuse_under_file
 
 MARKER_FILE = ".vcval-owner.json"
 STAGING_PREFIX = ".staging-"
@@ -105,6 +106,7 @@ def check_replaceable(folder: str | Path, kind: str, *, what: str) -> None:
     """Raise :class:`OwnershipError` unless ``folder`` is free, or was made as a ``kind`` and holds only the
     files it wrote. ``what`` names the command to the user (``vcval run``)."""
     folder = Path(folder)
+    refuse_under_file(folder, str(folder))
     if is_free(folder):
         return
     if not folder.is_dir():
@@ -123,8 +125,12 @@ def check_replaceable(folder: str | Path, kind: str, *, what: str) -> None:
 def staging_folder(out_dir: str | Path) -> Path:
     """A new, empty hidden folder beside ``out_dir`` (same file system, so the final rename is atomic)."""
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{out_dir.name}-", dir=out_dir.parent))
+    refuse_under_file(out_dir, str(out_dir))
+    try:
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{out_dir.name}-", dir=out_dir.parent))
+    except OSError as error:
+        raise OwnershipError(f"cannot create a folder beside {out_dir}: {error.strerror or error}") from None
 
 
 def move_into_place(staging: Path, out_dir: str | Path) -> None:
