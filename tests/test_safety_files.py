@@ -387,3 +387,15 @@ def test_convert_never_writes_nan_or_infinity(tmp_path):
         with pytest.raises(InputError, match="finite"):
             convert("medvidqa2024", path, tmp_path / "out.jsonl")
         assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_train_overwrite_removes_only_what_a_training_wrote(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "ccgs"
+    (out / "checkpoints").mkdir(parents=True)
+    (out / "training_summary.json").write_text("{}")
+    (out / "notes.md").write_text("mine")
+    argv = ["train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder", "no-such-encoder", "--out", str(out),
+            "--overwrite"]
+    assert main(argv) == 2
+    assert "notes.md" in _error(capsys) and (out / "notes.md").read_text() == "mine"
+    assert (out / "training_summary.json").exists()

@@ -32,6 +32,7 @@ from benchmark.errors import ConfigError
 from benchmark.harness import run_system
 from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import RunFolderError
+from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
 
 # Flags that are CCGS settings (ccgs.config.CCGSConfig fields and ccgs.catalog.CCGSRunOptions), by dest.
@@ -44,6 +45,28 @@ _CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_ma
 # Flags that are protocol settings (they change the recorded protocol and its hash), by dest.
 _PROTOCOL_ARGUMENTS = {"corpus": "corpus", "max_candidates": "max_candidates", "bootstrap": "bootstrap",
                        "max_eval_questions": "max_questions"}
+
+
+def _remove_training(out: Path) -> None:
+    """Remove what a training wrote in ``out`` (its files and folders, and the run folders it made), and
+    nothing else: a folder holding anything more is refused, naming it, before anything is removed."""
+    foreign = []
+    for entry in sorted(out.iterdir()):
+        if entry.name in _TRAINING_MARKERS:
+            continue
+        if entry.is_dir() and not entry.is_symlink() and owned_by(entry, "run"):
+            foreign.extend(entry / name for name in foreign_files(entry))
+        else:
+            foreign.append(entry)
+    if foreign:
+        shown = ", ".join(map(str, foreign[:3])) + (" ..." if len(foreign) > 3 else "")
+        raise RunFolderError(f"{out} holds {len(foreign)} file(s) or folder(s) that vcval train did not write "
+                             f"({shown}); they are not deleted: move them out first, or give another --out")
+    for entry in out.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def register(subparsers) -> None:
@@ -64,7 +87,7 @@ def register(subparsers) -> None:
                       help="settings preset (default: improved, as `vcval run ccgs`)")
     ccgs.add_argument("--resume", action="store_true",
                       help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
-    ccgs.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train from scratch")
+    ccgs.add_argument("--overwrite", action="store_true", help="delete the training OUT holds (refused if OUT holds anything else) and train from scratch")
     ccgs.add_argument("--quiet", action="store_true",
                       help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
     add_protocol_arguments(ccgs)
@@ -174,7 +197,7 @@ def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: boo
     recorded_path = out / _SETTINGS_FILE
     held = out.is_dir() and any((out / name).exists() for name in _TRAINING_MARKERS)
     if held and overwrite:
-        shutil.rmtree(out)
+        _remove_training(out)
     elif held and resume:
         try:
             recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
