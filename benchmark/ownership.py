@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import VcvalError
-from benchmark.outputs import refuse_under_file
+from benchmark.outputs import refuse_under_file, write_json
 
 MARKER_FILE = ".vcval-owner.json"
 STAGING_PREFIX = ".staging-"
@@ -55,8 +55,8 @@ def write_marker(folder: str | Path, kind: str, *, made_by: str | None = None,
     folder = Path(folder)
     listed = tuple(sorted(files if files is not None else folder_files(folder)))
     marker = Marker(kind, made_by or f"vcval ({kind})", listed)
-    (folder / MARKER_FILE).write_text(json.dumps({"kind": marker.kind, "made_by": marker.made_by,
-                                                  "files": list(marker.files)}, indent=1) + "\n", encoding="utf-8")
+    write_json(folder / MARKER_FILE, {"kind": marker.kind, "made_by": marker.made_by, "files": list(marker.files)},
+               indent=1)
     return marker
 
 

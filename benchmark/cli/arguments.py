@@ -29,25 +29,15 @@ def bounded_int(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
-
-
 seed = bounded_int(0, MAX_SEED)
 resamples = bounded_int(0, MAX_RESAMPLES)
 count = bounded_int(0, MAX_COUNT)
 positive_count = bounded_int(1, MAX_COUNT)
+byte_count = bounded_int(1, 1 << 40)  # a file size limit: reading is streamed, so only the file system bounds it
 
 
 def output_path(text: str) -> Path:
-    """An output file: ``-`` (standard output) is kept as ``-``; the empty string is refused."""
+    """An output file (``-``: standard output, see :mod:`benchmark.outputs`); the empty string is refused."""
     if not text:
-        raise argparse.ArgumentTypeError("expected a file name (or - for standard output)")
-    return Path(STDOUT) if text == STDOUT else Path(text)
+        raise argparse.ArgumentTypeError(f"expected a file name (or {STDOUT} for standard output)")
+    return Path(text)

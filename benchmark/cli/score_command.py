@@ -30,7 +30,7 @@ def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
                         help="corpus or localization (default: the file header's, else corpus)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="questions without a line are not an error: they score 0")
-    parser.add_argument("--max-bytes", type=arguments.positive_count, default=DEFAULT_MAX_BYTES,
+    parser.add_argument("--max-bytes", type=arguments.byte_count, default=DEFAULT_MAX_BYTES,
                         help=f"size limit of the file and of what a gzip expands to (default {DEFAULT_MAX_BYTES})")
     parser.add_argument("--max-questions", type=arguments.count, default=0,
                         help="only the seeded sample of this many questions that a protocol with this "
