@@ -32,6 +32,7 @@ from benchmark.errors import ConfigError
 from benchmark.harness import run_system
 from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import RunFolderError
+from benchmark.outputs import write_json
 from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
 
@@ -212,4 +213,4 @@ def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: boo
         raise RunFolderError(f"{out} already holds a training; give --resume to continue it, --overwrite to replace "
                              "it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
-    recorded_path.write_text(json.dumps(settings, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(recorded_path, settings, default=str)
