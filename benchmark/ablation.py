@@ -40,17 +40,29 @@ from tqdm.auto import tqdm
 from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.plots import write_ablation_plot
-from benchmark.harness.run_folder import STAGING_PREFIX, RunFolderError, holds_run
+from benchmark.harness.run_folder import RunFolderError, holds_run
 from benchmark.harness.runner import RunResult, load_run, run_system
 from benchmark.harness.settings import merge_config
-from benchmark.metrics import HEADLINE_METRICS
+from benchmark.metrics import HEADLINE_METRICS, metric_keys
 from benchmark.options import load_yaml
-from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
+from benchmark.outputs import write_json, write_text
+from benchmark.ownership import (
+    MARKER_FILE,
+    STAGING_PREFIX,
+    foreign_files,
+    is_free,
+    owned_by,
+    read_marker,
+    write_marker,
+)
+from benchmark.protocol import MAX_SEED, Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import aligned_values
 from benchmark.stats import holm, paired_test
 from benchmark.tracking import warn
 
 GRID_FIELDS = ("name", "protocol", "split", "seeds", "systems", "settings", "base", "metrics", "data_dir")
+# The files a grid writes at the top of its folder; the cells are run folders marked 'ablation-cell'.
+GRID_FILES = ("ablation.md", "ablation.json", "ablation.png")
 ALPHA = 0.05
 # Table columns when a grid names none: few, because every column adds tests to the Holm correction.
 PAIRED_RESAMPLES = 10000
@@ -199,10 +211,16 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
 
     seeds = mapping.get("seeds", list(protocol.seeds))
     if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
-            or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-        raise fail("seeds", "a non-empty list of distinct integers")
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= MAX_SEED for s in seeds)):
+        raise fail("seeds", f"a non-empty list of distinct integers from 0 to {MAX_SEED}, got {seeds!r}")
 
     names = [variant.name for variant in variants]
+    folders: dict[str, str] = {}
+    for name in names:  # every variant gets its own folder: names that slug alike are refused now, not after a run
+        other = folders.setdefault(_slug(name).casefold(), name)
+        if other != name:
+            raise ConfigError(f"{source}: variants '{other}' and '{name}' would share the run folder "
+                              f"'{_slug(name)}'; rename one of them")
     base = mapping.get("base", names[0])
     if base not in names:
         matches = [name for name in names if name.split("/")[-1] == base]
@@ -213,6 +231,10 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
     metrics = mapping.get("metrics")
     if metrics is not None and (not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics)):
         raise fail("metrics", "a list of metric keys")
+    unknown_metrics = [key for key in metrics or () if key not in metric_keys(protocol.task)]
+    if unknown_metrics:
+        raise fail("metrics", f"metric keys the scorer reports for task '{protocol.task}' (unknown: "
+                              f"{', '.join(unknown_metrics)}; known: {', '.join(metric_keys(protocol.task))})")
     split = mapping.get("split")
     if split is not None and not isinstance(split, str):
         raise fail("split", "a split name")
@@ -229,23 +251,26 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     """Run every variant x seed of ``grid`` on ``data`` (default: the grid's ``data_dir``), write the
     comparison table to ``out_dir`` (``ablation.md``, ``ablation.json``) and return it.
 
-    An ``out_dir`` that already holds a grid or a run is refused unless ``overwrite`` or ``resume``. With
-    ``overwrite`` each cell's folder is replaced once its new run is complete; with ``resume`` a cell whose
-    folder holds a finished run of the same system, settings, seed and protocol hash (its files checked
-    against its manifest) is kept as it is and only the other cells run. Either way, run folders of the old
-    grid that this one does not have are removed at the end, so the folder holds exactly this grid."""
+    ``out_dir`` must be new, empty, or a grid folder this function made (its marker says so, see
+    :mod:`benchmark.ownership`); anything else is refused, whatever the options. A grid folder is refused
+    unless ``overwrite`` or ``resume``, and even then when it holds anything the grid did not write (an
+    ordinary run folder, a notebook), naming it. With ``overwrite`` each cell's folder is replaced once its
+    new run is complete; with ``resume`` a cell whose folder holds a finished run of the same system,
+    settings, seed and protocol hash (its files checked against its manifest) is kept as it is and only the
+    other cells run. Either way, cells of the old grid that this one does not have are removed at the end,
+    so the folder holds exactly this grid."""
     grid = grid if isinstance(grid, Grid) else load_grid(grid)
     out_dir = Path(out_dir)
+    _check_grid_folder(out_dir, replace=overwrite or resume)
     old_runs = _grid_run_folders(out_dir)
-    if not (overwrite or resume) and (old_runs or (out_dir / "ablation.json").exists() or holds_run(out_dir)):
-        raise RunFolderError(f"{out_dir} already holds an ablation grid or runs ({len(old_runs)} run folders); give "
-                             "--resume to keep its finished cells, --overwrite to replace them, or another --out")
     data = data if data is not None else grid.data_dir
     if data is None:
         raise ConfigError(f"grid '{grid.name}' names no data_dir: give the data folder")
     benchmark = data if isinstance(data, Benchmark) else load_benchmark(data)
     protocol = grid.protocol.bind(benchmark.name, benchmark.fingerprint, grid.split)
     cells = [(variant, seed) for variant in grid.variants for seed in grid.seeds]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_marker(out_dir, "grid", made_by=f"vcval ablate {grid.name}", files=GRID_FILES)
     runs: list[RunResult] = []
     bar = tqdm(cells, desc=f"grid {grid.name}", unit="run", disable=not echo)
     for variant, seed in bar:
@@ -260,7 +285,7 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
                                tracking_uri=tracking_uri, experiment=experiment or f"vcval-grid-{grid.name}",
                                run_name=f"{variant.name} seed {seed}",
                                labels={"grid": grid.name, "variant": variant.name}, echo=False,
-                               overwrite=overwrite or resume))
+                               overwrite=overwrite or resume, folder_kind="ablation-cell"))
     bar.close()
     for deviation in sorted({(run.system, d) for run in runs for d in run.deviations}):
         warn(f"runs of {deviation[0]} deviate from protocol '{protocol.name}': {deviation[1]}")
@@ -268,13 +293,12 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     if warnings:
         warn(f"{len(warnings)} of {len(runs)} runs could not be logged to MLflow; the first: {warnings[0]}")
     result = compare_runs(grid, protocol, runs, out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     kept = {run.out_dir.resolve() for run in runs}
     for stale in old_runs:
         if stale.resolve() not in kept:
             shutil.rmtree(stale, ignore_errors=True)
-    _write_atomically(out_dir / "ablation.md", result.render() + "\n")
-    _write_atomically(out_dir / "ablation.json", json.dumps(result.to_dict(), indent=2) + "\n")
+    write_text(out_dir / "ablation.md", result.render() + "\n")
+    write_json(out_dir / "ablation.json", result.to_dict())
     write_ablation_plot(out_dir / "ablation.png", result.to_dict())
     if echo:
         print(result.render())
@@ -352,18 +376,48 @@ def _average_per_query(runs: Sequence[RunResult], metrics: Sequence[str]) -> lis
     return rows
 
 
+def _check_grid_folder(out_dir: Path, *, replace: bool) -> None:
+    """Refuse an ``out_dir`` that is not free and not a grid folder holding only what its grid wrote."""
+    if is_free(out_dir):
+        return
+    if not owned_by(out_dir, "grid"):
+        raise RunFolderError(f"{out_dir} is not empty and was not made by vcval ablate, so it is neither used nor "
+                             "deleted; give a new or empty folder as --out")
+    if not replace:
+        raise RunFolderError(f"{out_dir} already holds an ablation grid ({len(_grid_run_folders(out_dir))} run "
+                             "folders); give --resume to keep its finished cells, --overwrite to replace them, or "
+                             "another --out")
+    foreign = _foreign_paths(out_dir)
+    if foreign:
+        shown = ", ".join(map(str, foreign[:3])) + (" ..." if len(foreign) > 3 else "")
+        raise RunFolderError(f"{out_dir} holds {len(foreign)} file(s) that vcval ablate did not write ({shown}); they "
+                             "are not deleted: move them out of the grid folder first")
+
+
+def _foreign_paths(out_dir: Path) -> list[Path]:
+    """Files under a grid folder that neither the grid nor one of its cells wrote."""
+    marker = read_marker(out_dir)
+    listed = set(marker.files) if marker is not None else set()
+    foreign = []
+    for root, dirs, files in os.walk(out_dir):
+        folder = Path(root)
+        if folder != out_dir and owned_by(folder, "ablation-cell"):
+            foreign.extend(folder / name for name in foreign_files(folder))
+            dirs.clear()
+            continue
+        dirs[:] = [name for name in dirs if not name.startswith(STAGING_PREFIX)]
+        foreign.extend(folder / name for name in files
+                       if folder != out_dir or name not in listed and name != MARKER_FILE)
+    return sorted(foreign)
+
+
 def _grid_run_folders(out_dir: Path) -> list[Path]:
-    """Run folders under a grid folder (not those still being written)."""
+    """The cells (run folders marked 'ablation-cell') under a grid folder, not those still being written."""
     if not out_dir.is_dir():
         return []
     return sorted(manifest.parent for manifest in out_dir.rglob("manifest.json")
-                  if not any(part.startswith(STAGING_PREFIX) for part in manifest.relative_to(out_dir).parts))
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    partial = path.with_name(f"{STAGING_PREFIX}{path.name}")
-    partial.write_text(text, encoding="utf-8")
-    os.replace(partial, path)
+                  if not any(part.startswith(STAGING_PREFIX) for part in manifest.relative_to(out_dir).parts)
+                  and owned_by(manifest.parent, "ablation-cell"))
 
 
 def _slug(name: str) -> str:

@@ -9,16 +9,20 @@
   the split to know each question's video).
 
 Candidates keep the source's order (the ranking); lists longer than 100 are cut to the first 100.
+A malformed input is an :class:`~benchmark.errors.InputError` naming the file, the record and the field;
+times and scores must be finite numbers (``"nan"`` or ``1e999`` are refused, never written).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmark.errors import InputError
+from benchmark.outputs import check_output
 from benchmark.predictions import MAX_CANDIDATES, write_predictions
 from benchmark.records import Candidate, Prediction, SplitData
 
@@ -44,6 +48,7 @@ def convert(source_format: str, in_path: str | Path, out_path: str | Path, *, sp
         raise InputError(f"unknown source format {source_format!r}, expected one of {list(SOURCE_FORMATS)}",
                          field="from")
     in_path = Path(in_path)
+    check_output(out_path, [in_path], option="output")
     data = _load_json(in_path)
     readers: dict[str, Callable[[], tuple[list[Prediction], str]]] = {
         "tvr": lambda: _from_tvr(data, in_path, tvr_task),
@@ -66,18 +71,64 @@ def _load_json(path: Path):
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"not valid JSON ({error})", path=str(path)) from error
+    except OSError as error:
+        raise InputError(f"cannot be read: {error.strerror or error}", path=str(path)) from None
+    except RecursionError:
+        raise InputError("not readable JSON: nested too deeply", path=str(path)) from None
+    except (ValueError, UnicodeDecodeError) as error:  # JSONDecodeError, or an integer of thousands of digits
+        raise InputError(f"not valid JSON ({' '.join(str(error).split())[:200]})", path=str(path)) from None
 
 
 def _seconds(value, path: Path, record: str, field: str) -> float:
+    number = _number(value, path, record, field)
+    if number is None:
+        raise InputError(f"expected a number of seconds, got {_shown(value)}", path=str(path), record=record,
+                         field=field)
+    return number
+
+
+def _number(value, path: Path, record: str, field: str) -> float | None:
+    """A finite number from a JSON number or numeric string; None for anything else. NaN and infinity
+    (``"nan"``, ``1e999``) are an error: they would be written out as NaN or Infinity."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InputError(f"expected a number of seconds, got {value!r}", path=str(path), record=record, field=field)
+        return None
     try:
-        return float(value)
-    except ValueError as error:
-        raise InputError(f"expected a number of seconds, got {value!r}", path=str(path), record=record,
-                         field=field) from error
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    if not math.isfinite(number):
+        raise InputError(f"expected a finite number, got {_shown(value)}", path=str(path), record=record, field=field)
+    return number
+
+
+def _score(value, path: Path, record: str, field: str) -> float | None:
+    """An optional score: absent or null gives None; anything else must be a finite number."""
+    if value is None:
+        return None
+    number = _number(value, path, record, field)
+    if number is None:
+        raise InputError(f"expected a number (the score), got {_shown(value)}", path=str(path), record=record,
+                         field=field)
+    return number
+
+
+def _text(value, path: Path, record: str | None, field: str) -> str:
+    """An id: a string, or an integer written as one."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InputError(f"expected a string or integer id, got {_shown(value)}", path=str(path), record=record,
+                         field=field)
+    return str(value)
+
+
+def _list(value, path: Path, record: str | None, field: str) -> list:
+    if not isinstance(value, list):
+        raise InputError(f"expected a list, got {_shown(value)}", path=str(path), record=record, field=field)
+    return value
+
+
+def _shown(value) -> str:
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**30 else f"an integer of {len(str(abs(value)))} digits"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _entries(data, path: Path, key: str | None = None) -> list:
@@ -103,19 +154,27 @@ def _from_tvr(data, path: Path, tvr_task: str | None) -> tuple[list[Prediction],
             raise InputError(f"no predictions: expected one of {list(TVR_TASKS)}", path=str(path))
     elif tvr_task not in TVR_TASKS:
         raise InputError(f"unknown TVR task {tvr_task!r}, expected one of {list(TVR_TASKS)}", field="tvr-task")
-    idx2video = {int(index): str(name) for name, index in data["video2idx"].items()}
+    idx2video = {}
+    for name, index in data["video2idx"].items():
+        if isinstance(index, str) and index.isdecimal() and len(index) < 19:
+            index = int(index)
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise InputError(f"expected an integer video index, got {_shown(index)}", path=str(path),
+                             field=f"video2idx.{name}")
+        idx2video[index] = name
     predictions = []
     for index, entry in enumerate(_entries(data, path, tvr_task)):
-        qid = str(_field(entry, "desc_id", path, index))
-        rows = _field(entry, "predictions", path, index)
+        qid = _text(_field(entry, "desc_id", path, index), path, str(index), "desc_id")
+        rows = _list(_field(entry, "predictions", path, index), path, qid, f"{tvr_task}[{index}].predictions")
         candidates = []
         for position, row in enumerate(rows):
             where = f"{tvr_task}[{index}].predictions[{position}]"
             if not isinstance(row, list) or len(row) < 3:
                 raise InputError("expected [video_idx, start, end, score]", path=str(path), record=qid, field=where)
-            if row[0] not in idx2video:
-                raise InputError(f"video index {row[0]!r} not in video2idx", path=str(path), record=qid, field=where)
-            score = float(row[3]) if len(row) > 3 and isinstance(row[3], (int, float)) else None
+            if isinstance(row[0], bool) or not isinstance(row[0], int) or row[0] not in idx2video:
+                raise InputError(f"video index {_shown(row[0])} not in video2idx", path=str(path), record=qid,
+                                 field=where)
+            score = _score(row[3], path, qid, where) if len(row) > 3 else None
             candidates.append(Candidate(idx2video[row[0]], _seconds(row[1], path, qid, where),
                                         _seconds(row[2], path, qid, where), score))
         predictions.append(Prediction(qid, tuple(candidates)))
@@ -125,19 +184,18 @@ def _from_tvr(data, path: Path, tvr_task: str | None) -> tuple[list[Prediction],
 def _from_medvidqa2024(data, path: Path) -> tuple[list[Prediction], str]:
     predictions = []
     for index, entry in enumerate(_entries(data, path)):
-        qid = str(_field(entry, "question_id", path, index))
-        videos = _field(entry, "relevant_videos", path, index)
+        qid = _text(_field(entry, "question_id", path, index), path, str(index), "question_id")
+        videos = _list(_field(entry, "relevant_videos", path, index), path, qid, "relevant_videos")
         candidates = []
         for position, video in enumerate(videos):
             where = f"relevant_videos[{position}]"
             if not isinstance(video, dict) or "video_id" not in video:
                 raise InputError("expected an object with video_id", path=str(path), record=qid, field=where)
-            score = video.get("relevant_score")
             candidates.append(Candidate(
-                str(video["video_id"]),
+                _text(video["video_id"], path, qid, f"{where}.video_id"),
                 _seconds(video.get("answer_start_second"), path, qid, f"{where}.answer_start_second"),
                 _seconds(video.get("answer_end_second"), path, qid, f"{where}.answer_end_second"),
-                float(score) if isinstance(score, (int, float)) and not isinstance(score, bool) else None))
+                _score(video.get("relevant_score"), path, qid, f"{where}.relevant_score")))
         predictions.append(Prediction(qid, tuple(candidates)))
     return predictions, "corpus"
 
@@ -150,7 +208,7 @@ def _from_cmivqa(data, path: Path, split: SplitData | None) -> tuple[list[Predic
                          "so that each question's video is known", path=str(path))
     predictions = []
     for index, entry in enumerate(entries):
-        qid = str(_field(entry, "id", path, index))
+        qid = _text(_field(entry, "id", path, index), path, str(index), "id")
         if single_video:
             annotation = split.by_qid.get(qid) if split is not None else None
             if annotation is None:
@@ -161,13 +219,13 @@ def _from_cmivqa(data, path: Path, split: SplitData | None) -> tuple[list[Predic
             predictions.append(Prediction(qid, (candidate,)))
             continue
         candidates = []
-        for position, row in enumerate(_field(entry, "output", path, index)):
+        for position, row in enumerate(_list(_field(entry, "output", path, index), path, qid, "output")):
             where = f"output[{position}]"
             if not isinstance(row, list) or not row:
                 raise InputError("expected [video_id, start, end]", path=str(path), record=qid, field=where)
             # A track-2 (retrieval only) row may hold just the video id: its span is empty, at 0 s.
             start = _seconds(row[1], path, qid, where) if len(row) > 2 else 0.0
             end = _seconds(row[2], path, qid, where) if len(row) > 2 else 0.0
-            candidates.append(Candidate(str(row[0]), start, end))
+            candidates.append(Candidate(_text(row[0], path, qid, f"{where}[0]"), start, end))
         predictions.append(Prediction(qid, tuple(candidates)))
     return predictions, "localization" if single_video else "corpus"

@@ -6,7 +6,8 @@ be; ``--set key=value``, configuration files (``--config``, grids) and CLI flags
 
 * floats in any notation (``5e-5``), integers (``3``; ``3.5`` is refused), strings;
 * booleans from ``true/false/yes/no/on/off`` (and ``1/0``);
-* ``Literal`` choices, optional values (``null``), tuples from lists (or ``"2,4"``).
+* ``Literal`` choices, optional values (``null``), tuples from lists (or ``"2,4"``);
+* every number finite (``.nan`` and ``.inf`` are refused) unless the field says otherwise (:data:`NONFINITE`).
 
 A wrong value is one line naming the key, the value and what was expected, raised when the system is
 built, before any data is loaded or any model trained.
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 import types
 import typing
@@ -38,6 +40,9 @@ OptionsT = TypeVar("OptionsT")
 
 # Protocol settings a component may take as options (the values of ``PROTOCOL_KEYS``).
 PROTOCOL_SOURCES = ("seed", "max_tokens", "feature_clips", "selection_metric", "max_candidates")
+# Every number an option takes must be finite (no NaN, no infinity) unless its field's metadata says
+# ``{NONFINITE: True}`` (``field(default=..., metadata={NONFINITE: True})``).
+NONFINITE = "nonfinite"
 
 
 # -- YAML with YAML 1.2 scalars ----------------------------------------------------------------------------
@@ -72,7 +77,8 @@ def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, 
     """An instance of the options dataclass ``cls`` from ``values`` (field name -> raw value), every value
     cast to its field's type hint. ``where`` starts every error (``system 'bm25'``); ``prefix`` is how the
     keys are named to the user (``bm25.`` for ``bm25.k1``). Unknown names are an error."""
-    known = {field.name for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    known = set(fields)
     unknown = sorted(set(values) - known)
     if unknown:
         raise ConfigError(f"{where} has no option {', '.join(repr(prefix + k) for k in unknown)}; its options "
@@ -85,6 +91,8 @@ def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, 
             raise ConfigError(f"{where}: option '{prefix}{name}' = {value!r}: expected {_expectation(hint)}")
         if isinstance(value, str) and _admits_tuple(hint) and not _admits(hint, str):
             value = [item.strip() for item in value.split(",") if item.strip()]
+        if not fields[name].metadata.get(NONFINITE) and not _admits(hint, str) and not _finite(value):
+            raise ConfigError(f"{where}: option '{prefix}{name}' = {value!r}: expected a finite number")
         prepared[name] = value
     try:
         return _adapter(cls).validate_python(prepared)
@@ -92,6 +100,18 @@ def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, 
         raise ConfigError(_one_line(error, values, where, prefix, hints)) from None
     except (ConfigError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity in a number, or in the numbers of a list (a string such as '.nan' is parsed later)."""
+    if isinstance(value, (list, tuple)):
+        return all(_finite(item) for item in value)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return True
+    return not isinstance(value, float) or math.isfinite(value)
 
 
 def protocol_keys_of(cls: type, prefix: str = "") -> dict[str, str]:

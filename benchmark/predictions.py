@@ -31,6 +31,7 @@ from benchmark.data.sources import canonical_split
 from benchmark.errors import DataError, InputError
 from benchmark.metrics.retrieval import PAD
 from benchmark.metrics.suite import TASKS
+from benchmark.outputs import open_output
 from benchmark.records import Candidate, Prediction, SplitData, Video
 
 FORMAT_NAME = "vcval-predictions"
@@ -135,9 +136,7 @@ class LoadedPredictions:
 def write_predictions(path: str | Path, predictions: Sequence[Prediction], header: dict | None = None) -> Path:
     """Write a version-1 predictions file (gzip when ``path`` ends with ``.gz``); returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "wt", encoding="utf-8") as handle:
+    with open_output(path) as handle:
         if header is not None:
             unknown = sorted(set(header) - set(HEADER_FIELDS))
             if unknown:
@@ -189,12 +188,21 @@ class _SizeLimitedReader:
             yield line_number, raw
 
 
-def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes]]:
-    """Yield (line number, raw line) of a plain or gzip file; feeds the raw file bytes to ``digest``."""
+def require_predictions_file(path: str | Path) -> None:
+    """Raise :class:`InputError` unless ``path`` is a regular file: a folder, a FIFO or a device is refused
+    at once (reading a FIFO would wait forever for a writer)."""
+    path = Path(path)
     if path.is_dir():
         raise InputError("a folder, not a predictions file", path=str(path))
+    if path.exists() and not path.is_file():
+        raise InputError("not a regular file (a FIFO, a device or a socket), not a predictions file", path=str(path))
     if not path.is_file():
         raise InputError("no such predictions file", path=str(path))
+
+
+def _open_lines(path: Path, max_bytes: int, digest) -> Iterator[tuple[int, bytes]]:
+    """Yield (line number, raw line) of a plain or gzip file; feeds the raw file bytes to ``digest``."""
+    require_predictions_file(path)
     size = path.stat().st_size
     if size > max_bytes:
         raise InputError(f"the file is larger than the size limit of {max_bytes} bytes "
@@ -263,9 +271,12 @@ def _parse_line(raw: bytes, line: int, problems: _Problems) -> dict | None:
 def _check_header(value: dict, line: int, problems: _Problems) -> dict:
     if value.get("format") != FORMAT_NAME:
         problems.add(line, None, "format", f"unknown format {value.get('format')!r}, expected {FORMAT_NAME!r}")
-    if value.get("version") != FORMAT_VERSION:
+    if type(value.get("version")) is not int or value.get("version") != FORMAT_VERSION:  # true == 1 in Python
         problems.add(line, None, "version",
                      f"unsupported version {value.get('version')!r}, this scorer reads version {FORMAT_VERSION}")
+    for name in ("dataset", "split", "system"):
+        if name in value and not isinstance(value[name], str):
+            problems.add(line, None, name, f"expected a string, got {value[name]!r}")
     if "task" in value and value["task"] not in TASKS:
         problems.add(line, None, "task", f"unknown task {value['task']!r}, expected one of {list(TASKS)}")
     return value
@@ -369,7 +380,10 @@ def load_predictions(path: str | Path, split: SplitData, corpus: Mapping[str, Vi
             continue
         row = row_of.get(qid)
         if row is None:
-            problems.add(line, qid, "qid", f"unknown question: not in split '{split.name}'")
+            where = f"split '{split.name}'" if split.sampled_from is None else \
+                f"the seeded sample of {len(qids)} of the {split.sampled_from} questions of split '{split.name}' " \
+                "(--max-questions): a file for the whole split is scored without it"
+            problems.add(line, qid, "qid", f"unknown question: not in {where}")
             continue
         if row_line[row]:
             problems.add(line, qid, "qid", f"duplicate: already given on line {row_line[row]}")

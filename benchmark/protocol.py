@@ -28,6 +28,7 @@ from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
 from benchmark.metrics import TASKS
 from benchmark.options import load_yaml
+from benchmark.stats import MAX_RESAMPLES
 
 PROTOCOL_PACKAGE = "benchmark.protocols"
 DEFAULT_PROTOCOL = "medvidcqa-paper"
@@ -35,6 +36,8 @@ SUPPORTED_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 SUPPORTED_RECALL_AT = (1, 5, 10, 50, 100)
 MAX_CANDIDATES = 100
 VIDEO_RANKS = ("distinct", "rows")
+# Seeds go to numpy, random and torch; numpy's global seed takes 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
 # Fields that describe a protocol but do not change what its runs measure: left out of the hash.
 _UNHASHED_FIELDS = ("name", "description")
 # Fields added after runs were recorded: while unset they leave the hash as it was.
@@ -233,8 +236,14 @@ def _check_protocol(protocol: Protocol) -> None:
             raise ConfigError(f"{where}: field '{key}' must be positive, got {getattr(protocol, key)}")
     if protocol.max_questions is not None and protocol.max_questions < 1:
         raise ConfigError(f"{where}: field 'max_questions' must be positive or null, got {protocol.max_questions}")
-    if protocol.bootstrap < 0:
-        raise ConfigError(f"{where}: field 'bootstrap' must be 0 (no intervals) or more, got {protocol.bootstrap}")
+    if not 0 <= protocol.bootstrap <= MAX_RESAMPLES:
+        raise ConfigError(f"{where}: field 'bootstrap' must be from 0 (no intervals) to {MAX_RESAMPLES}, "
+                          f"got {protocol.bootstrap}")
+    for key, values in (("corpus_seed", [protocol.corpus_seed]), ("bootstrap_seed", [protocol.bootstrap_seed]),
+                        ("seeds", list(protocol.seeds))):
+        if not all(0 <= value <= MAX_SEED for value in values):
+            raise ConfigError(f"{where}: field '{key}' must be from 0 to {MAX_SEED}, got "
+                              f"{values[0] if key != 'seeds' else values}")
     if len(set(protocol.seeds)) != len(protocol.seeds):
         raise ConfigError(f"{where}: field 'seeds' repeats a seed: {list(protocol.seeds)}")
 

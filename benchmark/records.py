@@ -108,6 +108,8 @@ class SplitData:
     annotations: tuple[Annotation, ...]
     videos: Mapping[str, Video]
     by_qid: Mapping[str, Annotation] = field(init=False, repr=False, compare=False)
+    # When this is a seeded sample of a split (benchmark.data.sampling): how many questions the split has.
+    sampled_from: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_qid", {a.qid: a for a in self.annotations})

@@ -20,6 +20,7 @@ import numpy as np
 from benchmark import __version__
 from benchmark.errors import InputError
 from benchmark.metrics import HEADLINE_METRICS, VIDEO_RANK_MODES, metric_keys, per_question_metrics
+from benchmark.outputs import open_output
 from benchmark.predictions import (
     CandidateArrays,
     LoadedPredictions,
@@ -190,8 +191,7 @@ def _slice(matrix: np.ndarray, keys: Sequence[str], labels: list[str], buckets) 
 def write_per_query(path: str | Path, report: ScoreReport) -> Path:
     """One JSON object per question: qid, gold video and span, gold video rank, buckets, every metric."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
+    with open_output(path, compress=False) as handle:
         for row in report.per_query:
             handle.write(json.dumps(row) + "\n")
     return path

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 
 PAIRED_METHODS = ("randomization", "bootstrap")
+# The most resamples a bootstrap or a paired test may ask for: the (resamples x metrics) means of a
+# bootstrap then take at most a few hundred MB (1,000,000 x 30 metrics x 8 bytes = 240 MB).
+MAX_RESAMPLES = 1_000_000
 # Resampled question counts are built this many cells at a time, bounding memory for large files.
 _BLOCK_CELLS = 1 << 22
 

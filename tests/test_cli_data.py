@@ -6,17 +6,26 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from benchmark.cli.main import main
 
 
-def test_help_of_every_command(capsys):
-    for argv in (["--help"], ["data", "--help"], ["data", "describe", "--help"], ["data", "synth", "--help"],
-                 ["demo", "--help"]):
-        try:
-            main(argv)
-        except SystemExit as stop:
-            assert stop.code == 0
-    assert "describe" in capsys.readouterr().out
+@pytest.mark.parametrize(("argv", "usage"), [
+    (["--help"], "usage: vcval "), (["data", "--help"], "usage: vcval data "),
+    (["data", "describe", "--help"], "usage: vcval data describe "), (["data", "synth", "--help"], "usage: vcval data synth "),
+    (["demo", "--help"], "usage: vcval demo ")])
+def test_help_of_every_command(argv, usage, capsys):
+    with pytest.raises(SystemExit) as stop:  # --help prints the usage and exits 0; returning is a bug
+        main(argv)
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.startswith(usage)
+
+
+def test_no_command_is_a_usage_error(capsys):
+    assert main([]) == 2 and main(["data"]) == 2
+    err = capsys.readouterr().err
+    assert "usage: vcval " in err and "usage: vcval data " in err
 
 
 def test_describe_writes_json(tiny_data_dir, tmp_path, capsys):

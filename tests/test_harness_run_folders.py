@@ -123,7 +123,7 @@ def test_ablate_refuses_an_out_holding_a_grid(tiny_data_dir, tmp_path, capsys):
     assert main(argv) == 0
     capsys.readouterr()
     assert main(argv) == 2
-    assert "already holds an ablation grid or runs (2 run folders); give --resume" in capsys.readouterr().err
+    assert "already holds an ablation grid (2 run folders); give --resume" in capsys.readouterr().err
     grid.write_text(grid.read_text().replace("  b: {window_s: 30}\n", "").replace("a: {window_s: 10}", "c: {}")
                     .replace("/a", "/c"))
     assert main([*argv, "--overwrite"]) == 0
@@ -179,7 +179,7 @@ def test_a_folder_that_holds_something_else_is_never_replaced(tiny_benchmark, tm
     (out / "bm25").mkdir(parents=True)
     (out / "notes.txt").write_text("mine")
     for overwrite in (False, True):
-        with pytest.raises(RunFolderError, match="is not empty and holds no run, so it is not replaced"):
+        with pytest.raises(RunFolderError, match="is not made by vcval run .*, so vcval run does not replace it"):
             _run(tiny_benchmark, out, seed=1, overwrite=overwrite)
     assert (out / "notes.txt").read_text() == "mine" and (out / "bm25").is_dir()
     (tmp_path / "empty").mkdir()

@@ -29,7 +29,7 @@ def test_a_run_writes_every_output_and_scores_the_split(tiny_benchmark, tmp_path
     result = run_system("overlap", tiny_benchmark, tmp_path / "run", split="test", track=False, echo=False)
     names = {path.relative_to(tmp_path / "run").as_posix() for path in (tmp_path / "run").rglob("*") if path.is_file()}
     assert names == {"manifest.json", "predictions.jsonl", "scores.json", "slices.json", "per_query.jsonl",
-                     "summary.txt", "plots/recall_at_k.png", "plots/iou_distribution.png"}
+                     "summary.txt", "plots/recall_at_k.png", "plots/iou_distribution.png", ".vcval-owner.json"}
     scores = json.loads((tmp_path / "run" / "scores.json").read_text())
     assert set(scores) == {"metrics", "ci", "n_questions", "meta"} and scores["n_questions"] == 12
     assert scores["metrics"] == result.metrics and scores["meta"]["protocol_hash"] == result.protocol.hash

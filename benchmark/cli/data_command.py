@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 from pathlib import Path
 
+from benchmark.cli import arguments
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.synthetic import SIZES, generate
+from benchmark.outputs import check_output, is_stdout, write_json
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +29,11 @@ def load_from_arguments(args: argparse.Namespace):
     return load_benchmark(args.data_dir, args.data_format, args.subtitles_dir, args.features_dir)
 
 
+def data_inputs(args: argparse.Namespace) -> list[Path | None]:
+    """The folders (or file) of the data options: no output may be written inside them."""
+    return [getattr(args, name, None) for name in ("data_dir", "subtitles_dir", "features_dir")]
+
+
 def register(subparsers) -> None:
     data = subparsers.add_parser("data", help="describe a data folder or generate synthetic MedVidCQA",
                                  description="Inspect data folders and generate synthetic MedVidCQA.")
@@ -37,7 +44,8 @@ def register(subparsers) -> None:
         description="Per split: questions, videos, hours, mean video and answer length, subtitle and feature "
                     "coverage, and the data fingerprint.")
     add_data_arguments(describe_parser)
-    describe_parser.add_argument("--json", type=Path, default=None, help="also write the statistics to this file")
+    describe_parser.add_argument("--json", type=arguments.output_path, default=None,
+                                 help="also write the statistics to this file (-: standard output)")
     describe_parser.set_defaults(handler=_describe)
 
     synth = data_commands.add_parser(
@@ -46,18 +54,22 @@ def register(subparsers) -> None:
                     "full (MedVidCQA's size: 2710/145/155 questions over 800/49/50 videos).")
     synth.add_argument("--out", required=True, type=Path, help="output folder")
     synth.add_argument("--size", choices=tuple(SIZES), default="tiny")
-    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--seed", type=arguments.seed, default=0)
     synth.add_argument("--no-features", action="store_true", help="write no I3D-like feature files")
     synth.set_defaults(handler=_synth)
-    data.set_defaults(handler=lambda args: data.print_help() or 0)
+    data.set_defaults(handler=lambda args: data.print_help(sys.stderr) or 2)  # no subcommand
 
 
 def _describe(args: argparse.Namespace) -> int:
+    if args.json:
+        check_output(args.json, data_inputs(args), option="--json")
     description = describe(load_from_arguments(args))
+    if args.json and is_stdout(args.json):
+        write_json(args.json, description)
+        return 0
     print(render_description(description))
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(description, indent=2) + "\n", encoding="utf-8")
+        write_json(args.json, description)
         print(f"\nwrote {args.json}")
     return 0
 

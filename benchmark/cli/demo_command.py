@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmark.cli import arguments
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.synthetic import generate
@@ -47,7 +48,7 @@ def register(subparsers) -> None:
                     "submissions store and render the leaderboard. Synthetic numbers are not MedVidCQA results.")
     demo.add_argument("--out", type=Path, default=Path("vcval-demo"), help="working folder (default: vcval-demo)")
     demo.add_argument("--size", choices=("tiny", "mini"), default="mini", help="synthetic size (default: mini)")
-    demo.add_argument("--seed", type=int, default=0, help="seed of the synthetic data")
+    demo.add_argument("--seed", type=arguments.seed, default=0, help="seed of the synthetic data")
     demo.add_argument("--systems", default=None,
                       help="comma-separated subset of the demo systems (default: all of "
                            f"{', '.join(run.system for run in DEMO_RUNS)})")

@@ -43,9 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "handler", None) is None:
-        parser.print_help()
-        return 0
+    if getattr(args, "handler", None) is None:  # no command: a usage error, as for an unknown command
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return int(args.handler(args) or 0)
     except VcvalError as error:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmark.cli import arguments
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.harness import run_system
 from benchmark.harness.settings import resolve_config
 from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
-from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, warn
+from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, missing_local_store, warn
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,7 +40,7 @@ def register(subparsers) -> None:
                      help="corpus (search the corpus) or localization (the gold video is given; oracle systems); "
                           "default: the protocol's")
     add_protocol_arguments(run)
-    run.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
+    run.add_argument("--seed", type=arguments.seed, default=None, help="run seed (default: the protocol's first seed)")
     run.add_argument("--config", type=Path, default=None, help="YAML or JSON file of system options")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                      help="a system option (repeatable; dotted keys for nested options; values read as YAML)")
@@ -65,7 +66,7 @@ def register(subparsers) -> None:
     runs.add_argument("--system", default=None, help="only this system")
     runs.add_argument("--protocol-hash", default=None, help="only runs whose protocol hash starts with this")
     runs.add_argument("--metrics", default=",".join(HEADLINE_METRICS), help="comma-separated metric columns")
-    runs.add_argument("--limit", type=int, default=30, help="at most this many runs (default 30)")
+    runs.add_argument("--limit", type=arguments.positive_count, default=30, help="at most this many runs (default 30)")
     runs.add_argument("--log", dest="log_dir", type=Path, default=None, metavar="RUN_DIR",
                       help="log a finished run folder (e.g. one whose store was unreachable) instead of listing")
     runs.set_defaults(handler=_runs)
@@ -103,8 +104,9 @@ def _runs(args: argparse.Namespace) -> int:
         print(f"logged {args.log_dir} as run {result.run_id} in experiment '{result.experiment}' at {result.uri}")
         return 0
     uri = args.tracking_uri or default_tracking_uri()
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        print(f"no MLflow store at {uri.removeprefix('sqlite:///')}: no run has been tracked from this folder "
+    missing = missing_local_store(uri)
+    if missing is not None:
+        print(f"no MLflow store at {missing}: no run has been tracked from this folder "
               "(set MLFLOW_TRACKING_URI or --tracking-uri to read another store)")
         return 0
     rows = list_runs(uri=uri, experiment=args.experiment, system=args.system,

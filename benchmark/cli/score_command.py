@@ -4,20 +4,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
-from benchmark.cli.data_command import add_data_arguments, load_from_arguments
+from benchmark.cli import arguments
+from benchmark.cli.data_command import add_data_arguments, data_inputs, load_from_arguments
 from benchmark.comparison import compare
 from benchmark.convert import SOURCE_FORMATS, TVR_TASKS, convert
 from benchmark.data import load_benchmark
 from benchmark.data.sampling import sample_questions
 from benchmark.errors import ConfigError
 from benchmark.metrics import TASKS, VIDEO_RANK_MODES
+from benchmark.outputs import check_output, is_stdout, write_json
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions, validate_predictions
 from benchmark.scoring import score, write_per_query
-from benchmark.stats import PAIRED_METHODS
+from benchmark.stats import MAX_RESAMPLES, PAIRED_METHODS
 
 
 def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,19 +30,19 @@ def _add_split_arguments(parser: argparse.ArgumentParser) -> None:
                         help="corpus or localization (default: the file header's, else corpus)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="questions without a line are not an error: they score 0")
-    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+    parser.add_argument("--max-bytes", type=arguments.byte_count, default=DEFAULT_MAX_BYTES,
                         help=f"size limit of the file and of what a gzip expands to (default {DEFAULT_MAX_BYTES})")
-    parser.add_argument("--max-questions", type=int, default=0,
+    parser.add_argument("--max-questions", type=arguments.count, default=0,
                         help="only the seeded sample of this many questions that a protocol with this "
                              "max_questions (and --sample-seed as its corpus_seed) evaluates (default 0: all)")
-    parser.add_argument("--sample-seed", type=int, default=0, help="seed of that sample (default 0)")
+    parser.add_argument("--sample-seed", type=arguments.seed, default=0, help="seed of that sample (default 0)")
 
 
 def _add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-rank", choices=VIDEO_RANK_MODES, default="distinct",
                         help="rank videos by distinct video in order of first appearance (default) or count every "
                              "candidate row as a rank (as TVR's VR and the CMIVQA scorer do)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the resampling (default 0)")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the resampling (default 0)")
 
 
 def register(subparsers) -> None:
@@ -51,7 +52,7 @@ def register(subparsers) -> None:
                     "print every problem with its line, qid and field and exit 1.")
     validate_parser.add_argument("predictions", type=Path, help="predictions JSONL (optionally .gz)")
     _add_split_arguments(validate_parser)
-    validate_parser.add_argument("--max-problems", type=int, default=50, help="problems to list (default 50)")
+    validate_parser.add_argument("--max-problems", type=arguments.positive_count, default=50, help="problems to list (default 50)")
     validate_parser.set_defaults(handler=_validate)
 
     score_parser = subparsers.add_parser(
@@ -61,9 +62,12 @@ def register(subparsers) -> None:
     score_parser.add_argument("predictions", type=Path, help="predictions JSONL (optionally .gz)")
     _add_split_arguments(score_parser)
     _add_scoring_arguments(score_parser)
-    score_parser.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (default 1000, 0: none)")
-    score_parser.add_argument("--json", type=Path, default=None, help="write metrics, intervals and provenance here")
-    score_parser.add_argument("--per-query", type=Path, default=None, help="write per-question values (JSONL) here")
+    score_parser.add_argument("--bootstrap", type=arguments.resamples, default=1000,
+                              help=f"bootstrap resamples (default 1000, 0: none, at most {MAX_RESAMPLES})")
+    score_parser.add_argument("--json", type=arguments.output_path, default=None,
+                              help="write metrics, intervals and provenance here (-: standard output)")
+    score_parser.add_argument("--per-query", type=arguments.output_path, default=None,
+                              help="write per-question values (JSONL) here")
     score_parser.set_defaults(handler=_score)
 
     compare_parser = subparsers.add_parser(
@@ -76,10 +80,12 @@ def register(subparsers) -> None:
     _add_scoring_arguments(compare_parser)
     compare_parser.add_argument("--method", choices=PAIRED_METHODS, default="randomization",
                                 help="approximate randomization (default) or paired bootstrap")
-    compare_parser.add_argument("--resamples", type=int, default=10000, help="resamples (default 10000)")
+    compare_parser.add_argument("--resamples", type=arguments.resamples, default=10000,
+                                help=f"resamples (default 10000, at most {MAX_RESAMPLES})")
     compare_parser.add_argument("--metrics", default=None,
                                 help="comma-separated metric keys to test (default: every metric)")
-    compare_parser.add_argument("--json", type=Path, default=None, help="write the comparison here")
+    compare_parser.add_argument("--json", type=arguments.output_path, default=None,
+                                help="write the comparison here (-: standard output)")
     compare_parser.set_defaults(handler=_compare)
 
     convert_parser = subparsers.add_parser(
@@ -87,7 +93,7 @@ def register(subparsers) -> None:
         description="Convert another evaluator's prediction file into a vcval predictions file (version 1).")
     convert_parser.add_argument("--from", dest="source_format", required=True, choices=SOURCE_FORMATS)
     convert_parser.add_argument("input", type=Path, help="file in the source format")
-    convert_parser.add_argument("output", type=Path, help="vcval predictions file to write (.jsonl or .jsonl.gz)")
+    convert_parser.add_argument("output", type=arguments.output_path, help="vcval predictions file to write (.jsonl or .jsonl.gz)")
     convert_parser.add_argument("--tvr-task", choices=TVR_TASKS, default=None,
                                 help="which TVR predictions to import (default: VCMR, else SVMR, else VR)")
     convert_parser.add_argument("--data-dir", type=Path, default=None,
@@ -119,6 +125,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    if args.json is not None and args.per_query is not None and is_stdout(args.json) and is_stdout(args.per_query):
+        raise ConfigError("--json and --per-query cannot both be - (standard output)")
+    protected = [args.predictions, *data_inputs(args)]
+    for option, path in (("--json", args.json), ("--per-query", args.per_query)):
+        if path is not None:
+            check_output(path, protected, option=option)
     benchmark, split, corpus = _load(args)
     loaded = check_predictions(args.predictions, split, corpus, task=args.task, allow_missing=args.allow_missing,
                                max_bytes=args.max_bytes)
@@ -127,18 +139,27 @@ def _score(args: argparse.Namespace) -> int:
                    meta={"data_fingerprint": benchmark.fingerprint, "dataset": benchmark.name,
                          "corpus": args.corpus, "predictions": str(args.predictions),
                          "system": loaded.header.get("system")})
-    print(report.render())
+    # With an output on standard output, the human-readable text goes to stderr.
+    say = _say(args.json, args.per_query)
+    say(report.render())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, report.to_dict())
+        say(f"\nwrote {args.json}")
     if args.per_query:
         write_per_query(args.per_query, report)
-        print(f"wrote {args.per_query}")
+        say(f"wrote {args.per_query}")
     return 0
 
 
+def _say(*outputs):
+    """``print`` to stdout, or to stderr when one of ``outputs`` is standard output."""
+    stream = sys.stderr if any(path is not None and is_stdout(path) for path in outputs) else sys.stdout
+    return lambda text: print(text, file=stream)
+
+
 def _compare(args: argparse.Namespace) -> int:
+    if args.json is not None:
+        check_output(args.json, [args.predictions_a, args.predictions_b, *data_inputs(args)], option="--json")
     benchmark, split, corpus = _load(args)
     reports = []
     for path in (args.predictions_a, args.predictions_b):
@@ -152,16 +173,16 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metrics: unknown metric(s) {unknown}; known: {', '.join(reports[0].metrics)}")
     comparison = compare(reports[0], reports[1], keys=keys, method=args.method, n_resamples=args.resamples,
                          seed=args.seed, name_a=str(args.predictions_a), name_b=str(args.predictions_b))
-    print(comparison.render())
+    say = _say(args.json)
+    say(comparison.render())
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        result = {**comparison.to_dict(), "data_fingerprint": benchmark.fingerprint, "split": split.name}
-        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"\nwrote {args.json}")
+        write_json(args.json, {**comparison.to_dict(), "data_fingerprint": benchmark.fingerprint, "split": split.name})
+        say(f"\nwrote {args.json}")
     return 0
 
 
 def _convert(args: argparse.Namespace) -> int:
+    check_output(args.output, [args.input, args.data_dir], option="output")
     split = None
     if args.data_dir is not None:
         if args.split is None:

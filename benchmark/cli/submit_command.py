@@ -8,7 +8,9 @@ from pathlib import Path
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.errors import ConfigError
 from benchmark.metrics import PRIMARY_METRIC
+from benchmark.predictions import require_predictions_file
 from benchmark.protocol import DEFAULT_PROTOCOL
+from benchmark.tracking import default_tracking_uri, missing_local_store
 from leaderboard.entry import SubmissionInfo
 from leaderboard.runs import read_manifest, resolve_run
 from leaderboard.store import DEFAULT_STORE, SubmissionStore, SubmitResult, publish_run, submit_predictions
@@ -46,6 +48,7 @@ def _submit(args: argparse.Namespace) -> int:
         raise ConfigError("give either a predictions file or --from-run RUN, not both or neither")
     store = SubmissionStore(args.store)
     if args.from_run:
+        _check_run_reference(args.from_run)
         run_dir = resolve_run(args.from_run)
         manifest = read_manifest(run_dir)  # refuses a folder whose files are not the run's
         name = args.name or (manifest.get("labels") or {}).get("variant") or manifest["system"]
@@ -54,11 +57,25 @@ def _submit(args: argparse.Namespace) -> int:
     else:
         if not args.split or not args.name:
             raise ConfigError("a predictions file needs --split and --name")
+        require_predictions_file(args.predictions)  # before the store hashes it: a FIFO would block
         info = SubmissionInfo(args.name, args.authors, args.url, args.paper, args.notes)
         result = submit_predictions(store, args.predictions, load_from_arguments(args), args.split, info,
                                     args.protocol, allow_missing=args.allow_missing)
     print(describe_result(result))
     return 0
+
+
+def _check_run_reference(reference: str) -> None:
+    """A mistyped folder is refused as such, and a run id is looked up only in a store that exists (opening
+    a missing SQLite store would create ``mlflow.db``)."""
+    if (Path(reference) / "manifest.json").is_file():
+        return
+    if Path(reference).exists() or "/" in reference or "\\" in reference:
+        raise ConfigError(f"--from-run {reference}: not a run folder (no manifest.json)")
+    missing = missing_local_store(default_tracking_uri())
+    if missing is not None:
+        raise ConfigError(f"--from-run {reference}: no such run folder, and no MLflow store at {missing} to look it "
+                          "up as a run id (set MLFLOW_TRACKING_URI to the store that tracked it)")
 
 
 def describe_result(result: SubmitResult) -> str:

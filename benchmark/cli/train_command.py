@@ -20,9 +20,11 @@ import argparse
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
+from benchmark.cli import arguments
 from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.cli.run_command import add_protocol_arguments
 from benchmark.data.sources import canonical_split
@@ -30,6 +32,8 @@ from benchmark.errors import ConfigError
 from benchmark.harness import run_system
 from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import RunFolderError
+from benchmark.outputs import write_json
+from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
 
 # Flags that are CCGS settings (ccgs.config.CCGSConfig fields and ccgs.catalog.CCGSRunOptions), by dest.
@@ -42,6 +46,28 @@ _CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_ma
 # Flags that are protocol settings (they change the recorded protocol and its hash), by dest.
 _PROTOCOL_ARGUMENTS = {"corpus": "corpus", "max_candidates": "max_candidates", "bootstrap": "bootstrap",
                        "max_eval_questions": "max_questions"}
+
+
+def _remove_training(out: Path) -> None:
+    """Remove what a training wrote in ``out`` (its files and folders, and the run folders it made), and
+    nothing else: a folder holding anything more is refused, naming it, before anything is removed."""
+    foreign = []
+    for entry in sorted(out.iterdir()):
+        if entry.name in _TRAINING_MARKERS:
+            continue
+        if entry.is_dir() and not entry.is_symlink() and owned_by(entry, "run"):
+            foreign.extend(entry / name for name in foreign_files(entry))
+        else:
+            foreign.append(entry)
+    if foreign:
+        shown = ", ".join(map(str, foreign[:3])) + (" ..." if len(foreign) > 3 else "")
+        raise RunFolderError(f"{out} holds {len(foreign)} file(s) or folder(s) that vcval train did not write "
+                             f"({shown}); they are not deleted: move them out first, or give another --out")
+    for entry in out.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def register(subparsers) -> None:
@@ -62,7 +88,7 @@ def register(subparsers) -> None:
                       help="settings preset (default: improved, as `vcval run ccgs`)")
     ccgs.add_argument("--resume", action="store_true",
                       help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
-    ccgs.add_argument("--overwrite", action="store_true", help="delete what OUT holds and train from scratch")
+    ccgs.add_argument("--overwrite", action="store_true", help="delete the training OUT holds (refused if OUT holds anything else) and train from scratch")
     ccgs.add_argument("--quiet", action="store_true",
                       help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
     add_protocol_arguments(ccgs)
@@ -86,7 +112,7 @@ def register(subparsers) -> None:
                        ("weight-decay", float), ("warmup-epochs", float), ("max-train-examples", int),
                        ("max-val-questions", int), ("batch-tokens", int), ("inner-dim", int)):
         training.add_argument(f"--{name}", type=kind, default=None)
-    training.add_argument("--seed", type=int, default=None, help="run seed (default: the protocol's first seed)")
+    training.add_argument("--seed", type=arguments.seed, default=None, help="run seed (default: the protocol's first seed)")
     training.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None)
     training.add_argument("--selection-metric", default=None,
                           help="metric to select the epoch on (default: the protocol's, R1_mIoU)")
@@ -106,12 +132,12 @@ def register(subparsers) -> None:
     evaluation.add_argument("--spans-per-video", type=int, default=None,
                             help="at most this many spans of one video per candidate list (default: no cap)")
     evaluation.add_argument("--max-candidates", type=int, default=None, help="default: the protocol's (100)")
-    evaluation.add_argument("--max-eval-questions", type=int, default=None,
+    evaluation.add_argument("--max-eval-questions", type=arguments.positive_count, default=None,
                             help="evaluate a seeded sample of this many questions (a bounded CPU budget; the "
                                  "protocol's max_questions, so it changes the protocol hash)")
-    evaluation.add_argument("--bootstrap", type=int, default=None, help="default: the protocol's (1000)")
+    evaluation.add_argument("--bootstrap", type=arguments.resamples, default=None, help="default: the protocol's (1000)")
     ccgs.set_defaults(handler=_train_ccgs)
-    train.set_defaults(handler=lambda args: train.print_help() or 0)
+    train.set_defaults(handler=lambda args: train.print_help(sys.stderr) or 2)  # no subcommand
 
 
 def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -172,7 +198,7 @@ def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: boo
     recorded_path = out / _SETTINGS_FILE
     held = out.is_dir() and any((out / name).exists() for name in _TRAINING_MARKERS)
     if held and overwrite:
-        shutil.rmtree(out)
+        _remove_training(out)
     elif held and resume:
         try:
             recorded = json.loads(recorded_path.read_text(encoding="utf-8"))
@@ -187,4 +213,4 @@ def _claim_out_folder(out: Path, settings: dict, *, resume: bool, overwrite: boo
         raise RunFolderError(f"{out} already holds a training; give --resume to continue it, --overwrite to replace "
                              "it, or another --out")
     out.mkdir(parents=True, exist_ok=True)
-    recorded_path.write_text(json.dumps(settings, indent=2, default=str) + "\n", encoding="utf-8")
+    write_json(recorded_path, settings, default=str)

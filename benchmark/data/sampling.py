@@ -16,4 +16,5 @@ def sample_questions(split: SplitData, count: int | None, seed: int) -> SplitDat
         return split
     keep = sorted(random.Random(seed).sample(range(total), count))
     annotations = tuple(split.annotations[i] for i in keep)
-    return SplitData(split.name, annotations, {a.video_id: split.videos[a.video_id] for a in annotations})
+    return SplitData(split.name, annotations, {a.video_id: split.videos[a.video_id] for a in annotations},
+                     sampled_from=total)

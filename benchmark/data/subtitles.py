@@ -20,6 +20,8 @@ SUBTITLE_SUFFIXES = (".json", ".vtt", ".srt")
 _TIMESTAMP = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
 _CUE_TIMING = re.compile(rf"^\s*({_TIMESTAMP.pattern})\s*-->\s*({_TIMESTAMP.pattern})")
 _TAG = re.compile(r"<[^>]+>")
+# More hour digits than this is not a video's time (and a few thousand overflow a float).
+MAX_HOUR_DIGITS = 6
 
 
 def pieces_from_caption_records(records: object, *, path: str, record: str | None = None) -> tuple[SubtitlePiece, ...]:
@@ -90,7 +92,7 @@ def _parse_cues(lines: Iterable[str], *, path: str) -> Iterable[SubtitlePiece]:
         if match:
             if timing is not None and text_lines:
                 yield SubtitlePiece(timing[0], timing[1], _clean_cue_text(text_lines))
-            timing = (_seconds(match.group(1)), _seconds(match.group(6)))
+            timing = (_seconds(match.group(1), path, line_number), _seconds(match.group(6), path, line_number))
             if timing[1] < timing[0]:
                 raise DataError(f"cue ends before it starts ({line.strip()})", path=path, line=line_number,
                                 field="end")
@@ -112,10 +114,13 @@ def _clean_cue_text(lines: list[str]) -> str:
     return " ".join(_TAG.sub("", line).strip() for line in lines if line.strip())
 
 
-def _seconds(stamp: str) -> float:
+def _seconds(stamp: str, path: str, line_number: int) -> float:
     match = _TIMESTAMP.fullmatch(stamp)
     assert match is not None  # guaranteed by _CUE_TIMING
     hours, minutes, seconds, fraction = match.groups()
+    if hours is not None and len(hours.lstrip("0")) > MAX_HOUR_DIGITS:
+        raise DataError(f"cue time {stamp[:20]}{'...' if len(stamp) > 20 else ''} has {len(hours)} hour digits; a video lasts less than "
+                        f"{10 ** MAX_HOUR_DIGITS} hours", path=path, line=line_number, field="timing")
     millis = ((int(hours or 0) * 60 + int(minutes)) * 60 + int(seconds)) * 1000 + int(fraction.ljust(3, "0"))
     return millis / 1000
 

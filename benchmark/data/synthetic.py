@@ -18,7 +18,7 @@ Synthetic numbers are not MedVidCQA results.
 
 from __future__ import annotations
 
-import json
+import shutil
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +29,8 @@ import numpy as np
 
 from benchmark.data.sources import FEATURE_DIM, SPLIT_FILE_STEMS, SPLITS
 from benchmark.errors import ConfigError
+from benchmark.outputs import write_json
+from benchmark.ownership import check_replaceable, move_into_place, staging_folder, write_marker
 
 
 @dataclass(frozen=True)
@@ -70,14 +72,32 @@ _SYLLABLES = "ka lo mi ne ru sa to vi de pa zo ri mu fe ga hi ju ke la mo".split
 
 def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: bool = True) -> Path:
     """Write a synthetic data set in the CCGS layout (``text/*.json``, ``features/I3D/*.npy``) and return
-    its folder. The same size and seed always give byte-identical files."""
+    its folder. The same size and seed always give byte-identical files.
+
+    ``out_dir`` must be new, empty, or a synthetic data set this function wrote (holding nothing else):
+    a real data folder is never overwritten. The set is built beside it and renamed into place whole."""
     if size not in SIZES:
         raise ConfigError(f"unknown synthetic size '{size}', expected one of {', '.join(SIZES)}")
-    spec = SIZES[size]
+    out_dir = Path(out_dir)
+    check_replaceable(out_dir, "synthetic-data", what="vcval data synth")
+    staging = staging_folder(out_dir.resolve())
+    try:
+        _write_synthetic(staging, SIZES[size], seed, features)
+        write_marker(staging, "synthetic-data", made_by=f"vcval data synth --size {size} --seed {seed}")
+        check_replaceable(out_dir, "synthetic-data", what="vcval data synth")  # again: files added meanwhile
+        move_into_place(staging, out_dir.resolve())
+    except OSError as error:
+        raise ConfigError(f"cannot write the synthetic data set to {out_dir}: {error.strerror or error}") from None
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return out_dir
+
+
+def _write_synthetic(out_dir: Path, spec: SyntheticSize, seed: int, features: bool) -> None:
     rng = np.random.default_rng(seed)
     # Features draw from their own stream, so the text is the same with or without --no-features.
     feature_rng = np.random.default_rng([seed, 1])
-    out_dir = Path(out_dir)
     (out_dir / "text").mkdir(parents=True, exist_ok=True)
     vocabulary = _pseudo_words(rng, spec.vocabulary)
     topic_words = [rng.choice(len(vocabulary), 60, replace=False) for _ in range(spec.topics)]
@@ -119,9 +139,7 @@ def generate(out_dir: str | Path, size: str = "tiny", seed: int = 0, features: b
                 np.save(feature_dir / f"{video_id}.npy", clips)
         order = rng.permutation(len(records))
         ordered = [records[i] for i in order]
-        path = out_dir / "text" / f"{SPLIT_FILE_STEMS[split]}.json"
-        path.write_text(json.dumps(ordered, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
-    return out_dir
+        write_json(out_dir / "text" / f"{SPLIT_FILE_STEMS[split]}.json", ordered, ensure_ascii=False, indent=0)
 
 
 def _stratified_lognormal(rng: np.random.Generator, count: int, median: float, sigma: float) -> np.ndarray:

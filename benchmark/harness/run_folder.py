@@ -4,10 +4,12 @@ A run folder (see :mod:`benchmark.harness.runner` for its files) is what gets pu
 it must be what was run:
 
 * :func:`refuse_existing_run` stops a command from writing into a folder that already holds a run,
-  unless the user asked to replace it (``--overwrite``);
-* the runner writes every file into a staging folder beside the target (:func:`staging_folder`) and
-  :func:`move_into_place` renames it to the target only once the run is complete, so an interrupted run
-  leaves the old folder as it was (and a hidden ``.staging-*`` folder that readers skip);
+  unless the user asked to replace it (``--overwrite``), and even then replaces only a folder this
+  command made, holding only the files it wrote (:mod:`benchmark.ownership`);
+* the runner writes every file into a staging folder beside the target
+  (:func:`benchmark.ownership.staging_folder`), marks it as a run folder, and renames it to the target
+  only once the run is complete, so an interrupted run leaves the old folder as it was (and a hidden
+  ``.staging-*`` folder that readers skip);
 * the manifest records the sha256 of the files that carry the numbers (:data:`HASHED_FILES`), and
   :func:`read_verified_manifest` refuses a folder whose files do not match it, naming the file. Folders
   written before the hashes were recorded are still checked through what ``scores.json`` records: the
@@ -18,13 +20,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import VcvalError
+from benchmark.ownership import STAGING_PREFIX, OwnershipError, check_replaceable, is_free, owned_by  # noqa: F401 - readers skip STAGING_PREFIX
 
 MANIFEST_FILE = "manifest.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -33,7 +33,6 @@ SCORES_FILE = "scores.json"
 HASHED_FILES = (PREDICTIONS_FILE, SCORES_FILE)
 # Any of these in a folder means it holds (part of) a run.
 RUN_MARKERS = (MANIFEST_FILE, PREDICTIONS_FILE, SCORES_FILE)
-STAGING_PREFIX = ".staging-"
 
 
 class RunFolderError(VcvalError):
@@ -45,46 +44,25 @@ def holds_run(folder: str | Path) -> bool:
     return any((folder / name).exists() for name in RUN_MARKERS)
 
 
-def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, option: str = "--overwrite") -> None:
-    """Raise unless ``out_dir`` is free: absent or empty. ``overwrite`` allows replacing a run (the old
-    folder is removed only when the new run is complete); a non-empty folder that holds no run is never
-    replaced, since it may be anything (``--out runs`` for ``--out runs/bm25``)."""
+def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, kind: str = "run", what: str = "vcval run",
+                        option: str = "--overwrite") -> None:
+    """Raise unless ``out_dir`` is free (absent or empty), or ``overwrite`` and ``out_dir`` is a folder
+    of ``kind`` that this command made and that holds only the files it wrote (see
+    :func:`benchmark.ownership.check_replaceable`); the old folder is removed only once the new run is
+    complete. A folder the command did not make is never replaced, whatever the options."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise RunFolderError(f"{out_dir} is a file, not a run folder")
-    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+    if is_free(out_dir):
         return
-    if not holds_run(out_dir):
-        raise RunFolderError(f"{out_dir} is not empty and holds no run, so it is not replaced; give a new or empty "
-                             "folder as --out")
-    if overwrite:
+    if overwrite or not owned_by(out_dir, kind):
+        try:
+            check_replaceable(out_dir, kind, what=what)
+        except OwnershipError as error:
+            raise RunFolderError(str(error)) from None
         return
-    if holds_run(out_dir):
-        manifest = _read_json(out_dir / MANIFEST_FILE)
-        what = f" (system '{manifest.get('system')}', split {manifest.get('split')})" if isinstance(manifest, dict) \
-            else ""
-        raise RunFolderError(f"{out_dir} already holds a run{what}; give {option} to replace it, or another --out")
-
-
-def staging_folder(out_dir: str | Path) -> Path:
-    """A new, empty hidden folder beside ``out_dir`` (same file system, so the final rename is atomic)."""
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{out_dir.name}-", dir=out_dir.parent))
-
-
-def move_into_place(staging: Path, out_dir: str | Path) -> None:
-    """Rename the complete ``staging`` folder to ``out_dir``; an existing ``out_dir`` (which the caller
-    allowed to be replaced) is moved aside first and removed after, so no moment mixes two runs."""
-    out_dir = Path(out_dir)
-    os.chmod(staging, 0o755)  # mkdtemp makes it private; a run folder is as readable as any other
-    replaced = None
-    if out_dir.exists():
-        replaced = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{out_dir.name}-replaced-", dir=out_dir.parent))
-        os.rename(out_dir, replaced / "old")
-    os.rename(staging, out_dir)
-    if replaced is not None:
-        shutil.rmtree(replaced, ignore_errors=True)
+    manifest = _read_json(out_dir / MANIFEST_FILE)
+    detail = f" (system '{manifest.get('system')}', split {manifest.get('split')})" if isinstance(manifest, dict) \
+        else ""
+    raise RunFolderError(f"{out_dir} already holds a run{detail}; give {option} to replace it, or another --out")
 
 
 def file_sha256(path: str | Path) -> str:

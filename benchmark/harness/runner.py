@@ -44,17 +44,12 @@ from benchmark.harness.environment import environment
 from benchmark.harness.isolation import evaluated_split, system_inputs
 from benchmark.harness.plots import write_plots
 from benchmark.harness.processes import is_main_process, wait_for_everyone
-from benchmark.harness.run_folder import (
-    SCORES_FILE,
-    hash_files,
-    move_into_place,
-    read_verified_manifest,
-    refuse_existing_run,
-    staging_folder,
-)
+from benchmark.harness.run_folder import SCORES_FILE, hash_files, read_verified_manifest, refuse_existing_run
 from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
 from benchmark.options import PROTOCOL_SOURCES
+from benchmark.outputs import write_json, write_text
+from benchmark.ownership import folder_files, move_into_place, staging_folder, write_marker
 from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.records import LocalizationQuery, Prediction, Question
@@ -62,6 +57,8 @@ from benchmark.registry import create_system, protocol_keys, resolve_system
 from benchmark.scoring import read_per_query, score, write_per_query
 from benchmark.systems import fitted_settings
 from benchmark.tracking import TrackingResult, log_run_folder, warn
+
+TRACKING_FILE = "tracking.json"  # written into the run folder after it is in place, when the run is tracked
 
 
 class SystemOutputError(VcvalError):
@@ -99,7 +96,7 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
                config: Mapping[str, Any] | None = None, seed: int | None = None, track: bool = True,
                tracking_uri: str | None = None, experiment: str | None = None, run_name: str | None = None,
                labels: Mapping[str, str] | None = None, echo: bool = True, overwrite: bool = False,
-               quiet: bool = False) -> RunResult:
+               quiet: bool = False, folder_kind: str = "run") -> RunResult:
     """Run ``system`` under ``protocol`` (default ``medvidcqa-paper``) on ``data`` and write ``out_dir``.
 
     ``data`` is a loaded benchmark, a data folder, or a function that loads one (called after the system
@@ -108,11 +105,14 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
     ``split`` overrides the protocol's evaluated split, ``seed`` its first seed. ``labels`` become extra
     ``vcval.*`` MLflow tags (the ablation grid tags its cells). With ``track=False`` nothing is logged.
     An ``out_dir`` that already holds a run raises :class:`~benchmark.harness.run_folder.RunFolderError`
-    unless ``overwrite``; it is replaced only once the new run is complete. Training and inference show
+    unless ``overwrite``; it is replaced only once the new run is complete, and only when its marker says
+    it is a folder of ``folder_kind`` (``run``, or ``ablation-cell`` for a grid's cells) holding only the
+    files its run wrote (:mod:`benchmark.ownership`). Training and inference show
     progress on stderr (:mod:`benchmark.progress`) unless ``quiet`` or not ``echo``.
     """
     out_dir = Path(out_dir)
-    refuse_existing_run(out_dir, overwrite)
+    what = "vcval ablate" if folder_kind == "ablation-cell" else "vcval run"
+    refuse_existing_run(out_dir, overwrite, kind=folder_kind, what=what)
     if not is_main_process():
         return _follow_main_process(out_dir, system, data, split=split, protocol=protocol, config=config,
                                     seed=seed, experiment=experiment, run_name=run_name, labels=labels)
@@ -121,6 +121,9 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
         with progress.quiet(quiet or not echo):
             result = _run_into(staging, out_dir, system, data, split=split, protocol=protocol, config=config,
                                seed=seed, experiment=experiment, run_name=run_name, labels=labels, echo=echo)
+        write_marker(staging, folder_kind, made_by=f"vcval run {system}",
+                     files=[*folder_files(staging), TRACKING_FILE])
+        refuse_existing_run(out_dir, overwrite, kind=folder_kind, what=what)  # again: files added meanwhile
         move_into_place(staging, out_dir)
     finally:
         if staging.exists():
@@ -130,7 +133,7 @@ def run_system(system: str, data: Benchmark | str | Path | Callable[[], Benchmar
     if track:
         with _timed(result.timings, "track", say, "MLflow"):
             tracking = log_run_folder(out_dir, uri=tracking_uri)
-        _write_json(out_dir / "tracking.json", tracking.to_dict())
+        _write_json(out_dir / TRACKING_FILE, tracking.to_dict())
         if tracking.warning:
             warn(tracking.warning)
     result = dataclasses.replace(result, tracking=tracking)
@@ -241,7 +244,7 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
     _write_json(staging / "manifest.json", manifest)
     result = RunResult(system, config, protocol, seed, out_dir, dict(report.metrics), dict(report.ci),
                        report.n_questions, report.per_query, wall_time, timings, deviations, None)
-    (staging / "summary.txt").write_text(result.summary() + "\n", encoding="utf-8")
+    write_text(staging / "summary.txt", result.summary() + "\n")
     return result
 
 
@@ -326,7 +329,7 @@ class _timed:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=False, default=_json_default) + "\n", encoding="utf-8")
+    write_json(path, value, default=_json_default)
 
 
 def _json_default(value: Any) -> Any:
