@@ -10,7 +10,7 @@ from benchmark.errors import ConfigError
 from leaderboard.plots import plot_tables
 from leaderboard.render_html import render_html
 from leaderboard.render_text import render_csv, render_latex, render_markdown
-from leaderboard.site import built_aside
+from benchmark.ownership import built_aside
 from leaderboard.store import SubmissionStore
 from leaderboard.table import LeaderboardTable, build_tables
 
@@ -38,12 +38,12 @@ def render_leaderboard(store: SubmissionStore | str | Path, out_dir: str | Path,
     folder that is not a readable, consistent entry is skipped with a warning naming it; ``strict``
     refuses the whole store instead; ``data`` re-scores every entry on that data
     (:meth:`SubmissionStore.entries`). The site is built aside and swapped in for ``out_dir`` whole
-    (:mod:`leaderboard.site`), so ``out_dir`` holds the old site or the new one, never a mix."""
+    (:func:`benchmark.ownership.built_aside`), so ``out_dir`` holds the old site or the new one, never a mix."""
     store = store if isinstance(store, SubmissionStore) else SubmissionStore(store)
     out_dir = Path(out_dir)
     _check_store(store.root, out_dir)
     tables = build_tables(store.entries(strict=strict, data=data), split)
-    with built_aside(out_dir, MADE_BY, is_site_file) as staging:
+    with built_aside(out_dir, "site", what=MADE_BY, made_by=MADE_BY, legacy=is_site_file) as staging:
         for name, text in (("leaderboard.md", render_markdown(tables)), ("leaderboard.csv", render_csv(tables)),
                            ("leaderboard.tex", render_latex(tables)), ("leaderboard.html", render_html(tables))):
             (staging / name).write_text(text, encoding="utf-8")

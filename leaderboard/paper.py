@@ -39,7 +39,7 @@ from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
 from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
-from leaderboard.site import built_aside
+from benchmark.ownership import built_aside
 from leaderboard.store import read_checked_entry
 from leaderboard.table import LeaderboardTable, build_tables
 
@@ -273,7 +273,7 @@ def write_paper(sources: Sequence[str | Path], out_dir: str | Path, plots: bool 
     texts = {"main.md": render_markdown(main, title="Main comparison", empty=empty), "main.tex": main_tex,
              "ablation.md": render_ablation_markdown(collected.ablations),
              "ablation.tex": render_ablation_latex(collected.ablations)}
-    with built_aside(out_dir, "vcval paper", _is_paper_file) as staging:
+    with built_aside(out_dir, "site", what="vcval paper", made_by="vcval paper", legacy=_is_paper_file) as staging:
         for name, text in texts.items():
             (staging / name).write_text(text, encoding="utf-8")
         written = [staging / name for name in texts]

@@ -222,7 +222,7 @@ def test_case_09_missing_store_and_interruptions_keep_the_site(tiny_benchmark, t
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "p1.jsonl", "p2.jsonl", "site", "store"]
     monkeypatch.undo()
     # interrupted during the swap itself: the signal waits, the new site is in place whole
-    import leaderboard.site as site_module
+    import benchmark.ownership as site_module
 
     real_rename = site_module.os.rename
 
