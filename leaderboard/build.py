@@ -7,10 +7,10 @@ from pathlib import Path, PurePosixPath
 
 from benchmark.data.loader import Benchmark
 from benchmark.errors import ConfigError
+from benchmark.ownership import built_aside
 from leaderboard.plots import plot_tables
 from leaderboard.render_html import render_html
 from leaderboard.render_text import render_csv, render_latex, render_markdown
-from benchmark.ownership import built_aside
 from leaderboard.store import SubmissionStore
 from leaderboard.table import LeaderboardTable, build_tables
 

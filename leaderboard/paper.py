@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from benchmark.errors import ConfigError
+from benchmark.ownership import built_aside
 from benchmark.tracking import warn
 from leaderboard import escape
 from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
 from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
-from benchmark.ownership import built_aside
 from leaderboard.store import read_checked_entry
 from leaderboard.table import LeaderboardTable, build_tables
 
