@@ -81,7 +81,8 @@ def add_baseline(service: Service, path: Path, method: str, description: str = "
         team_id = team.id
     with service.db.reading() as session:
         team = session.get(Team, team_id)
-    work = Path(tempfile.mkdtemp(prefix="vcval-baseline-"))
+    service.settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="baseline-", dir=service.settings.upload_dir))
     try:
         with open(path, "rb") as source:
             saved = save_upload(source, work / "upload", path.name, service.settings.max_upload_bytes,

@@ -103,7 +103,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = settings_from(args)
     service = make_service(settings)  # creates the tables and loads the data once, before any worker
-    recovered = service.recover_interrupted()
+    recovered = service.recover()
     if recovered:
         print(f"resolved {len(recovered)} submission(s) a stopped server left in scoring: {recovered}")
     service.db.dispose()

@@ -47,7 +47,8 @@ async def received_upload(request: Request, service: Service) -> AsyncIterator[t
     if declared.isdigit() and int(declared) > service.settings.max_upload_bytes + (64 << 10):
         raise UploadTooLarge(f"the upload is larger than the server's limit of {service.settings.max_upload_bytes} bytes")
     form = await request.form(max_files=1, max_fields=20, max_part_size=MAX_FIELD_BYTES)
-    work = Path(tempfile.mkdtemp(prefix="vcval-upload-"))
+    service.settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="upload-", dir=service.settings.upload_dir))
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -293,6 +294,12 @@ class Service:
         return self.submission_view(submission_id)
 
     # -------------------------------------------------------------------------------------- recovery
+
+    def recover(self) -> list[int]:
+        """What a starting server does before it answers: remove uploads a killed server left, and resolve
+        the submissions it left in scoring (:meth:`recover_interrupted`)."""
+        shutil.rmtree(self.settings.upload_dir, ignore_errors=True)
+        return self.recover_interrupted()
 
     def recover_interrupted(self) -> list[int]:
         """After a crash: a submission left "scoring" is finished from its complete store entry if the store

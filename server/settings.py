@@ -52,5 +52,7 @@ class ServerSettings:
         return cls(**{key: value for key, value in data.items() if key in known})
 
     @property
-    def data_path(self) -> Path:
-        return Path(self.data_dir)
+    def upload_dir(self) -> Path:
+        """Where uploads wait while they are checked and scored: beside the store, emptied at each start."""
+        store = Path(self.store)
+        return store.parent / f".{store.name}-uploads"
