@@ -39,6 +39,10 @@ def create_app(settings: ServerSettings, service: Service | None = None) -> Fast
                         for package, name in (("leaderboard", "leaderboard.css"), ("server", "templates/server.css")))
         return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=300"})
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
     @app.exception_handler(Refused)
     async def refused(_request: Request, error: Refused) -> JSONResponse:
         return JSONResponse(error.to_dict(), status_code=error.status,

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
@@ -30,14 +31,20 @@ def get_service(request: Request) -> Service:
     return request.app.state.service
 
 
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
 
 
-async def current_team(request: Request, service: Service = Depends(get_service)) -> Team:
+async def current_team(request: Request, service: ServiceDep) -> Team:
     return await run_in_threadpool(service.authenticate, bearer_token(request))
+
+
+TeamDep = Annotated[Team, Depends(current_team)]
 
 
 @asynccontextmanager
@@ -77,7 +84,7 @@ def metadata_from_form(form: FormData):
 
 
 @router.get("/health")
-def health(service: Service = Depends(get_service)) -> dict:
+def health(service: ServiceDep) -> dict:
     challenge = service.challenge
     return {"ok": True, "split": challenge.split.name, "questions": challenge.n_questions,
             "protocol": challenge.protocol.name, "protocol_hash": challenge.protocol.hash[:12],
@@ -85,33 +92,33 @@ def health(service: Service = Depends(get_service)) -> dict:
 
 
 @router.get("/board")
-def board(service: Service = Depends(get_service)) -> dict:
+def board(service: ServiceDep) -> dict:
     with service.db.reading() as session:
         return build_board(service, session).to_dict()
 
 
 @router.post("/validate")
-async def validate(request: Request, team: Team = Depends(current_team),
-                   service: Service = Depends(get_service)) -> JSONResponse:
+async def validate(request: Request, team: TeamDep,
+                   service: ServiceDep) -> JSONResponse:
     async with received_upload(request, service) as (saved, _form):
         result = await run_in_threadpool(service.validate, team, saved)
     return JSONResponse(result, status_code=200 if result["valid"] else 422)
 
 
 @router.post("/submissions", status_code=201)
-async def submit(request: Request, team: Team = Depends(current_team),
-                 service: Service = Depends(get_service)) -> dict:
+async def submit(request: Request, team: TeamDep,
+                 service: ServiceDep) -> dict:
     async with received_upload(request, service) as (saved, form):
         metadata = metadata_from_form(form)
         return await run_in_threadpool(service.submit, team, saved, metadata)
 
 
 @router.get("/teams/me")
-def my_team(team: Team = Depends(current_team), service: Service = Depends(get_service)) -> dict:
+def my_team(team: TeamDep, service: ServiceDep) -> dict:
     return service.team_view(team)
 
 
 @router.put("/teams/me/public/{submission_id}")
-def choose_public(submission_id: int, team: Team = Depends(current_team),
-                  service: Service = Depends(get_service)) -> dict:
+def choose_public(submission_id: int, team: TeamDep,
+                  service: ServiceDep) -> dict:
     return service.choose_public(team, submission_id)

@@ -6,14 +6,14 @@ from __future__ import annotations
 from importlib import resources
 
 import jinja2
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from benchmark.metrics import HEADLINE_METRICS
 from leaderboard import escape
 from server.board import build_board
-from server.routes_api import form_text, get_service, metadata_from_form, received_upload
+from server.routes_api import ServiceDep, form_text, metadata_from_form, received_upload
 from server.service import Refused, Service
 from server.uploads import UploadTooLarge
 
@@ -32,7 +32,7 @@ def render(name: str, status: int = 200, **context) -> HTMLResponse:
 
 
 @router.get("/")
-def board_page(service: Service = Depends(get_service)) -> HTMLResponse:
+def board_page(service: ServiceDep) -> HTMLResponse:
     with service.db.reading() as session:
         board = build_board(service, session)
     shown = [board.primary] + [key for key in _headline(service) if key != board.primary]
@@ -40,12 +40,12 @@ def board_page(service: Service = Depends(get_service)) -> HTMLResponse:
 
 
 @router.get("/upload")
-def upload_page(service: Service = Depends(get_service)) -> HTMLResponse:
+def upload_page(service: ServiceDep) -> HTMLResponse:
     return render("upload.html", challenge=service.challenge, outcome=None, error=None, problems=[])
 
 
 @router.post("/upload")
-async def upload_submit(request: Request, service: Service = Depends(get_service)) -> HTMLResponse:
+async def upload_submit(request: Request, service: ServiceDep) -> HTMLResponse:
     try:
         async with received_upload(request, service) as (saved, form):
             team = await run_in_threadpool(service.authenticate, form_text(form, "token"))
@@ -68,12 +68,12 @@ async def upload_submit(request: Request, service: Service = Depends(get_service
 
 
 @router.get("/team")
-def team_login(service: Service = Depends(get_service)) -> HTMLResponse:
+def team_login(service: ServiceDep) -> HTMLResponse:
     return render("team.html", view=None, error=None, token="")
 
 
 @router.post("/team")
-async def team_page(request: Request, service: Service = Depends(get_service)) -> HTMLResponse:
+async def team_page(request: Request, service: ServiceDep) -> HTMLResponse:
     form = await request.form(max_files=0, max_fields=5)
     token = form_text(form, "token")
     try:

@@ -24,7 +24,17 @@ from server import audit
 from server.challenge import Aggregate, Challenge, Measurement, problem_lines
 from server.db import Database
 from server.metadata import Metadata
-from server.models import COUNTED_STATES, INTERRUPTED, SCORED, SCORING, Refusal, Score, Submission, Switch, Team
+from server.models import (
+    COUNTED_STATES,
+    INTERRUPTED,
+    SCORED,
+    SCORING,
+    Refusal,
+    Score,
+    Submission,
+    Switch,
+    Team,
+)
 from server.settings import ServerSettings
 from server.tokens import token_hash
 from server.uploads import SavedUpload

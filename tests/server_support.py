@@ -4,6 +4,7 @@ response body (the no-leak test greps it)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -166,9 +167,9 @@ def gold_leaks(text: str, split) -> list[str]:
     """What in ``text`` looks like a gold answer: a gold_* field, or some question's start and end as two
     consecutive numbers (however formatted)."""
     found = [word for word in ("gold_start", "gold_end", "gold_video") if word in text]
-    numbers = [float(token) for token in _NUMBER.findall(text)]
+    numbers = [float(token) for token in _NUMBER.findall(html.unescape(text))]
     pairs = {(a.start, a.end): a.qid for a in split.annotations}
-    found += [f"qid {pairs[pair]}: {pair}" for pair in zip(numbers, numbers[1:]) if pair in pairs]
+    found += [f"qid {pairs[pair]}: {pair}" for pair in zip(numbers, numbers[1:], strict=False) if pair in pairs]
     return found
 
 
