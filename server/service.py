@@ -210,7 +210,8 @@ class Service:
     def record_score(self, submission_id: int, entry_id: str, measurement: Measurement, event: str,
                       previous_rank: int | None = None) -> Score:
         full = self.challenge.aggregate(measurement)
-        public = self.challenge.aggregate(measurement, self.challenge.public_rows)
+        public = (self.challenge.aggregate(measurement, self.challenge.public_rows)
+                  if self.challenge.has_private_part else full)
         with self.db.writing() as session:
             submission = session.get(Submission, submission_id)
             assert submission is not None
