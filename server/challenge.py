@@ -113,8 +113,18 @@ class Challenge:
         """The stored entry's per-question values (only the metric columns: never its gold fields)."""
         qids = np.array([a.qid for a in self.split.annotations])
         per_query = entry.per_query
-        matrix = np.column_stack([per_query.aligned(qids, key) for key in self.keys])
+        if np.array_equal(per_query.qids, qids):  # the scorer writes rows in split order
+            matrix = np.column_stack([per_query.values[key] for key in self.keys])
+        else:
+            matrix = np.column_stack([per_query.aligned(qids, key) for key in self.keys])
         return Measurement(self.keys, matrix, entry.meta.scorer_version)
+
+    def entry_aggregate(self, entry: Entry) -> Aggregate:
+        """The numbers the scorer stored with the entry (the same bootstrap :meth:`aggregate` would redo)."""
+        scores = entry.scores
+        metrics, intervals = scores["metrics"], scores["ci"]
+        return Aggregate({key: float(metrics[key]) for key in self.keys},
+                         {key: [float(v) for v in intervals[key]] for key in self.keys}, int(scores["n_questions"]))
 
     def rescore(self, entry: Entry) -> Measurement:
         """Score a stored entry's predictions again with the scorer installed now."""

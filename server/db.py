@@ -16,13 +16,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from benchmark.errors import VcvalError
 from server.models import Base, Team
 
 _AUDIT_LOCK_KEY = 2126_0021  # PostgreSQL advisory lock that serialises appends to the audit chain
 
 
-class DatabaseUnavailable(Exception):
-    """The database cannot be reached or stayed locked past the busy timeout (the API answers 503)."""
+class DatabaseUnavailable(VcvalError):
+    """The database cannot be reached or stayed locked past the busy timeout (the API answers 503; the CLI
+    prints it without a traceback)."""
 
 
 class Database:
@@ -81,7 +83,8 @@ def translate_errors() -> Iterator[None]:
     except (DBAPIError, TimeoutError) as error:
         if isinstance(error, DBAPIError) and not _is_unavailable(error):
             raise
-        raise DatabaseUnavailable(type(getattr(error, "orig", error)).__name__) from error
+        raise DatabaseUnavailable(f"the database is unavailable or locked "
+                                  f"({type(getattr(error, 'orig', error)).__name__})") from error
     except SQLAlchemyError as error:
         if type(error).__name__ == "TimeoutError":  # the pool waited too long for a connection
             raise DatabaseUnavailable("pool timeout") from error

@@ -200,7 +200,8 @@ class Service:
         try:
             entry = self.challenge.store_entry(saved.path, info, source=f"server:{team.name}:{saved.filename}")
             measurement = self.challenge.measure_entry(entry)
-            score = self.record_score(submission_id, entry.meta.entry_id, measurement, "entry scored")
+            score = self.record_score(submission_id, entry.meta.entry_id, measurement, "entry scored",
+                                      full=self.challenge.entry_aggregate(entry))
         except BaseException:
             self._release(submission_id, "scoring failed")
             raise
@@ -208,8 +209,9 @@ class Service:
         return self.submission_view(submission_id, score)
 
     def record_score(self, submission_id: int, entry_id: str, measurement: Measurement, event: str,
-                      previous_rank: int | None = None) -> Score:
-        full = self.challenge.aggregate(measurement)
+                      previous_rank: int | None = None, full: Aggregate | None = None) -> Score:
+        """Make ``measurement`` the submission's current score (``full``: its aggregate when already known)."""
+        full = full or self.challenge.aggregate(measurement)
         public = (self.challenge.aggregate(measurement, self.challenge.public_rows)
                   if self.challenge.has_private_part else full)
         with self.db.writing() as session:

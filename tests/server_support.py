@@ -167,12 +167,13 @@ def gold_leaks(text: str, split) -> list[str]:
     """What in ``text`` looks like a gold answer: a gold_* field, or some question's start and end as two
     consecutive numbers (however formatted)."""
     found = [word for word in ("gold_start", "gold_end", "gold_video") if word in text]
-    numbers = [float(token) for token in _NUMBER.findall(html.unescape(text))]
+    numbers = [float(token) for token in _NUMBER.findall(_TIMESTAMP.sub(" ", html.unescape(text)))]
     pairs = {(a.start, a.end): a.qid for a in split.annotations}
     found += [f"qid {pairs[pair]}: {pair}" for pair in zip(numbers, numbers[1:], strict=False) if pair in pairs]
     return found
 
 
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d)?")
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
