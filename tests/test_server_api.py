@@ -319,6 +319,24 @@ def test_a_locked_sqlite_database_is_503_and_nothing_is_half_written(tiny_benchm
     assert audit.verify(api.service.db).ok
 
 
+def test_the_board_marks_entries_whose_rank_a_rescore_changed(sqlite_api, files):
+    api = sqlite_api(public_default="best")
+    tokens = [admin.add_team(api.service, name) for name in ("alpha", "beta")]
+    api.upload(files["strong"], tokens[0], method="was first")
+    api.upload(files["weak"], tokens[1], method="was last")
+    before = {row["method"]: row["rank"] for row in api.get("/api/board").json()["entries"]}
+    assert before == {"was first": 1, "was last": 2}
+    challenge = api.service.challenge
+    measured = {entry.meta.entry_id: challenge.measure_entry(entry) for entry in challenge.store.entries()}
+    swapped = dict(zip(measured, reversed(list(measured.values())), strict=True))
+    challenge.rescore = lambda entry: swapped[entry.meta.entry_id]  # a scorer change that swaps the two
+    admin.rescore(api.service)
+    rows = {row["method"]: row for row in api.get("/api/board").json()["entries"]}
+    assert (rows["was last"]["rank"], rows["was last"]["previous_rank"]) == (1, 2)
+    assert (rows["was first"]["rank"], rows["was first"]["previous_rank"]) == (2, 1)
+    assert "(was 2)" in api.get("/").text
+
+
 def test_no_response_body_contains_a_gold_span(tiny_benchmark):
     """Runs last in this module: every body recorded above, grepped for gold starts/ends."""
     assert RECORDER.bodies, "no traffic was recorded"
