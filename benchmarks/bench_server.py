@@ -201,7 +201,7 @@ def time_one_upload(service, body: bytes, work: Path) -> dict:
     times["read per-question values"] = time.perf_counter() - started
     started = time.perf_counter()
     service.record_score(submission_id, entry.meta.entry_id, measurement, "entry scored")
-    times["aggregate (bootstrap full + public) + database"] = time.perf_counter() - started
+    times["aggregate (public subset, if any) + database"] = time.perf_counter() - started
     return times
 
 
