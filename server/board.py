@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leaderboard.significance import p_values_against_best
 from leaderboard.table import ALPHA
 from server.challenge import Aggregate
-from server.models import SCORED, Submission, Team
+from server.models import SCORED, AuditEvent, Submission, Team
 from server.service import NAMES_REVEALED, PRIVATE_REVEALED, Service
 
 ANONYMOUS = "anonymous"
@@ -63,6 +63,19 @@ class Board:
                 "metrics": list(self.keys), "scorer_versions": list(self.scorer_versions),
                 "answer_key_sha256": self.answer_key_sha256, "protocol": self.protocol,
                 "protocol_hash": self.protocol_hash, "alpha": ALPHA, "entries": [r.to_dict() for r in self.rows]}
+
+
+def current_board(service: Service) -> Board:
+    """The board, rebuilt only when something changed: every change appends an audit event, so the last
+    event's id is the board's version (the paired tests are the costly part of a rebuild)."""
+    with service.db.reading() as session:
+        version = session.execute(select(func.max(AuditEvent.id))).scalar_one()
+        cached = service.cache.get("board")
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        board = build_board(service, session)
+    service.cache["board"] = (version, board)
+    return board
 
 
 def build_board(service: Service, session: Session) -> Board:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 
-from server.board import build_board
+from server.board import current_board
 from server.metadata import MetadataError, check_metadata
 from server.models import Team
 from server.service import Refused, Service
@@ -93,8 +93,7 @@ def health(service: ServiceDep) -> dict:
 
 @router.get("/board")
 def board(service: ServiceDep) -> dict:
-    with service.db.reading() as session:
-        return build_board(service, session).to_dict()
+    return current_board(service).to_dict()
 
 
 @router.post("/validate")

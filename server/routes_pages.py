@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from benchmark.metrics import HEADLINE_METRICS
 from leaderboard import escape
-from server.board import build_board
+from server.board import current_board
 from server.routes_api import ServiceDep, form_text, metadata_from_form, received_upload
 from server.service import Refused, Service
 from server.uploads import UploadTooLarge
@@ -33,8 +33,7 @@ def render(name: str, status: int = 200, **context) -> HTMLResponse:
 
 @router.get("/")
 def board_page(service: ServiceDep) -> HTMLResponse:
-    with service.db.reading() as session:
-        board = build_board(service, session)
+    board = current_board(service)
     shown = [board.primary] + [key for key in _headline(service) if key != board.primary]
     return render("board.html", board=board, columns=shown[:SHOWN_METRICS])
 

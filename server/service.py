@@ -91,6 +91,7 @@ class Service:
     db: Database
     challenge: Challenge
     _measurements: dict[int, Measurement] = field(default_factory=dict)
+    cache: dict[str, tuple] = field(default_factory=dict)  # derived views keyed by a database version
 
     # ------------------------------------------------------------------------------------------- teams
 
