@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "benchmark.cli.ablate_command",
     "benchmark.cli.submit_command",
     "benchmark.cli.leaderboard_command",
+    "benchmark.cli.serve_command",
 )
 
 
