@@ -207,6 +207,14 @@ class CCGSModel(nn.Module):
         self.visual_weight = nn.Parameter(torch.tensor(1.0)) if self.temporal_fusion else None
         # Dense span prior: the weight of the question-span cosine in the span logit.
         self.prior_weight = nn.Parameter(torch.tensor(float(config.dense_prior_init))) if config.dense_prior else None
+        self._piece_embeddings: dict[bytes, torch.Tensor] = {}
+        """Inference-time cache of the dense prior's piece embeddings (by token ids), so a corpus's pieces are
+        encoded once for all questions; cleared whenever the model goes back to training mode."""
+
+    def train(self, mode: bool = True) -> CCGSModel:
+        if mode:
+            self._piece_embeddings.clear()  # the weights are about to change
+        return super().train(mode)
 
     @property
     def temporal_fusion(self) -> bool:
@@ -235,10 +243,24 @@ class CCGSModel(nn.Module):
         its own (``[CLS] text [SEP]``, mean-pooled), a span is the mean of its pieces (prefix sums)."""
         piece_ids, piece_mask, piece_rows = piece_inputs(batch.input_ids, batch.marker_index, batch.marker_mask)
         question_ids, question_mask, question_rows = question_inputs(batch.input_ids, batch.marker_index)
-        pieces = sentence_embeddings(self.encoder, piece_ids, piece_mask)[piece_rows]  # (B, n, H)
+        pieces = self._embed_pieces(piece_ids, piece_mask)[piece_rows]  # (B, n, H)
         pieces = pieces * batch.marker_mask[:, 1:, None].to(pieces.dtype)
         question = sentence_embeddings(self.encoder, question_ids, question_mask)[question_rows]  # (B, H)
         return span_cosines(pieces, question)
+
+    def _embed_pieces(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sentence embeddings of the pieces; at inference (eval mode, no gradients) from the cache, encoding
+        only the pieces not seen since the model last trained."""
+        if self.training or torch.is_grad_enabled():
+            return sentence_embeddings(self.encoder, ids, mask)
+        rows = ids.cpu().numpy()
+        keys = [row[:count].tobytes() for row, count in zip(rows, mask.sum(dim=1).tolist(), strict=True)]
+        missing = sorted({r for r, key in enumerate(keys) if key not in self._piece_embeddings})
+        if missing:
+            index = torch.tensor(missing, device=ids.device)
+            for r, embedding in zip(missing, sentence_embeddings(self.encoder, ids[index], mask[index]), strict=True):
+                self._piece_embeddings[keys[r]] = embedding
+        return torch.stack([self._piece_embeddings[key] for key in keys])
 
     def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor,
                      extra: torch.Tensor | None = None) -> torch.Tensor:

@@ -108,6 +108,28 @@ def test_prior_logits_of_one_sequence_do_not_depend_on_its_batch(tiny_data_dir, 
             torch.testing.assert_close(batched[row, :n, :n], single, rtol=0, atol=1e-5)
 
 
+def test_inference_encodes_each_piece_once_and_training_clears_the_cache(tiny_data_dir, tiny_benchmark):
+    tokenizer, encoder = load_encoder(str(tiny_encoder(tiny_data_dir)), ["[Music]"])
+    torch.manual_seed(0)
+    model = CCGSModel(encoder, preset("tiny", visual=False, dense_prior=True)).eval()
+    tokens = SubtitleTokens(tokenizer, 96, 2, 16)
+    video = next(iter(tiny_benchmark.corpus("test").values()))
+    questions = [tokens.question(a.text) for a in tiny_benchmark.split("test").annotations[:2]]
+    first = collate([tokens.sequence(questions[0], w) for w in tokens.windows(video)], tokens.pad_id)
+    second = collate([tokens.sequence(questions[1], w) for w in tokens.windows(video)], tokens.pad_id)
+    with torch.inference_mode():
+        model(first)
+        cached = len(model._piece_embeddings)
+        assert cached > 0
+        from_cache = model(second).logits  # the same pieces with another question: nothing new encoded
+        assert len(model._piece_embeddings) == cached
+    with torch.enable_grad():  # the uncached path, as in training
+        fresh = model(second).logits
+    torch.testing.assert_close(from_cache, fresh.detach(), rtol=0, atol=1e-5)
+    model.train()
+    assert not model._piece_embeddings
+
+
 @pytest.mark.slow
 def test_vcval_train_ccgs_with_the_dense_prior_and_the_video_fusion(tiny_data_dir, tmp_path):
     out = tmp_path / "run"
