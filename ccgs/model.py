@@ -1,5 +1,5 @@
-"""The CCGS network: encoder, visual branch, fusion (the authors' element-wise or a temporal one) and the
-global-span head.
+"""The CCGS network: encoder, visual branch, fusion (the authors' element-wise or a temporal one), the
+global-span head and an optional dense span prior.
 
 Shapes: B sequences, T tokens, H hidden size, L clips, M boundary markers (pieces + 1), D inner dim.
 Everything is batched with padding masks; the span logits of one sequence do not depend on what else is
@@ -97,6 +97,80 @@ def span_sums(piece_clips: torch.Tensor, highlight_logits: torch.Tensor, clip_ma
     return prefix[:, last + 1] - prefix[:, first]
 
 
+def piece_inputs(input_ids: torch.Tensor, marker_index: torch.Tensor, marker_mask: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each real piece of a batch of ``[CLS] q [SEP] p1 [SEP] ...`` sequences as an input of its own,
+    ``[CLS] p [SEP]`` (the sequence's own ``[CLS]`` and separator ids), for a separate encoder pass.
+
+    Returns ``(ids, mask, rows)``: ``ids`` and ``mask`` (R, P) one row per *distinct* piece of the batch
+    (a window seen with several questions, or a piece repeated, is encoded once), right-padded with 0;
+    ``rows`` (B, M - 1) the row of each piece slot (0 on padding slots, which ``marker_mask`` masks)."""
+    batch, length = input_ids.shape
+    starts = marker_index[:, :-1] + 1  # a piece's first token follows the previous marker
+    real = marker_mask[:, 1:]
+    sizes = torch.where(real, marker_index[:, 1:] - starts, torch.zeros_like(starts)).clamp(min=0)  # (B, n)
+    width = int(sizes.max()) if sizes.numel() else 0
+    offsets = torch.arange(width, device=input_ids.device)
+    positions = (starts[:, :, None] + offsets).clamp(max=length - 1)  # (B, n, W)
+    tokens = input_ids.gather(1, positions.reshape(batch, -1)).reshape(*positions.shape)
+    tokens = torch.where(offsets < sizes[:, :, None], tokens, torch.zeros_like(tokens))
+    ids = torch.zeros(*sizes.shape, width + 2, dtype=input_ids.dtype, device=input_ids.device)
+    ids[:, :, 0] = input_ids[:, :1]  # [CLS]
+    ids[:, :, 1:width + 1] = tokens
+    separator = input_ids.gather(1, marker_index[:, :1])  # the question's [SEP]
+    ids.scatter_(2, (sizes + 1)[:, :, None], separator[:, :, None].expand(-1, sizes.shape[1], 1))
+    keyed = torch.cat([ids[real], sizes[real][:, None]], dim=1)  # the size tells 0-token ids from padding
+    unique, inverse = torch.unique(keyed, dim=0, return_inverse=True)
+    rows = torch.zeros_like(sizes)
+    rows[real] = inverse
+    unique_ids = unique[:, :-1]
+    mask = (torch.arange(width + 2, device=input_ids.device) <= unique[:, -1:] + 1).long()
+    return unique_ids, mask, rows
+
+
+def question_inputs(input_ids: torch.Tensor, marker_index: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each sequence's ``[CLS] q [SEP]`` (its first marker ends it) as ``(ids, mask, rows)``: one row per
+    distinct question of the batch, and the row of each sequence (B,)."""
+    ends = marker_index[:, 0] + 1
+    width = int(ends.max())
+    mask = (torch.arange(width, device=input_ids.device) < ends[:, None]).long()
+    keyed = torch.cat([input_ids[:, :width] * mask, ends[:, None]], dim=1)
+    unique, rows = torch.unique(keyed, dim=0, return_inverse=True)
+    mask = (torch.arange(width, device=input_ids.device) < unique[:, -1:]).long()
+    return unique[:, :-1], mask, rows
+
+
+def sentence_embeddings(encoder: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(R, H) float32 unit vectors: the encoder's states mean-pooled over each row's tokens (special tokens
+    included), as sentence-transformers' mean-pooling models (all-MiniLM-L6-v2) embed a sentence."""
+    states = encoder(input_ids=ids, attention_mask=mask).last_hidden_state.float()
+    weights = mask[:, :, None].to(states.dtype)
+    pooled = (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+    return nn.functional.normalize(pooled, dim=-1)
+
+
+def span_cosines(pieces: torch.Tensor, question: torch.Tensor) -> torch.Tensor:
+    """(B, n, n) float32: entry (i, j) is the cosine between ``question`` (B, H) and the mean of the piece
+    embeddings ``pieces`` (B, n, H) from min(i, j) to max(i, j).
+
+    With prefix sums, never a (B, n, n, H) tensor: the span's sum s = sum_p e_p gives q . s from the prefix
+    sums of q . e_p, and |s|^2 = sum_{p, p'} e_p . e_p' from the 2-D prefix sums of the Gram matrix; the
+    mean's 1 / count cancels in the cosine q . s / (|q| |s|). Float64 inside, so long windows lose nothing."""
+    e, q = pieces.double(), nn.functional.normalize(question.double(), dim=-1)
+    batch, n, _ = e.shape
+    dots = (e @ q[:, :, None]).squeeze(2)  # (B, n)
+    line = torch.cat([dots.new_zeros(batch, 1), dots.cumsum(dim=1)], dim=1)  # (B, n + 1)
+    plane = dots.new_zeros(batch, n + 1, n + 1)
+    plane[:, 1:, 1:] = (e @ e.transpose(1, 2)).cumsum(dim=1).cumsum(dim=2)
+    index = torch.arange(n, device=e.device)
+    first = torch.minimum(index[:, None], index[None, :])
+    last = torch.maximum(index[:, None], index[None, :]) + 1
+    dot = line[:, last] - line[:, first]
+    norm2 = plane[:, last, last] - plane[:, first, last] - plane[:, last, first] + plane[:, first, first]
+    return (dot / norm2.clamp(min=1e-12).sqrt()).float()
+
+
 def rotary(x: torch.Tensor) -> torch.Tensor:
     """Rotary position encoding over dim 1 (the marker index), pairs (2i, 2i+1) rotated by pos * 10000^(-2i/D)."""
     _, positions, dim = x.shape
@@ -131,6 +205,16 @@ class CCGSModel(nn.Module):
         self.span_projection = nn.Linear(hidden, 2 * config.inner_dim)
         # Temporal fusion: the weight of a span's summed highlight logits in its span logit.
         self.visual_weight = nn.Parameter(torch.tensor(1.0)) if self.temporal_fusion else None
+        # Dense span prior: the weight of the question-span cosine in the span logit.
+        self.prior_weight = nn.Parameter(torch.tensor(float(config.dense_prior_init))) if config.dense_prior else None
+        self._piece_embeddings: dict[bytes, torch.Tensor] = {}
+        """Inference-time cache of the dense prior's piece embeddings (by token ids), so a corpus's pieces are
+        encoded once for all questions; cleared whenever the model goes back to training mode."""
+
+    def train(self, mode: bool = True) -> CCGSModel:
+        if mode:
+            self._piece_embeddings.clear()  # the weights are about to change
+        return super().train(mode)
 
     @property
     def temporal_fusion(self) -> bool:
@@ -141,6 +225,7 @@ class CCGSModel(nn.Module):
         index = batch.marker_index[:, :, None].expand(-1, -1, states.shape[-1])
         markers = states.gather(1, index)  # (B, M, H)
         highlight_logits = visual_spans = None
+        extra = self.prior_weight * self.dense_prior(batch) if self.prior_weight is not None else None
         if self.visual is not None and batch.clips is not None:
             highlight_logits = self.visual(states, batch.attention_mask, batch.clips, batch.clip_mask)
             if self.config.fusion == "authors":
@@ -149,10 +234,38 @@ class CCGSModel(nn.Module):
                 if batch.piece_clips is None:
                     raise ConfigError("the temporal fusion needs the pieces' times: collate with piece_times")
                 visual_spans = self.visual_weight * span_sums(batch.piece_clips, highlight_logits, batch.clip_mask)
-        return SpanOutput(self._span_logits(markers, batch.marker_mask, visual_spans), highlight_logits)
+                extra = visual_spans if extra is None else extra + visual_spans
+        return SpanOutput(self._span_logits(markers, batch.marker_mask, extra), highlight_logits)
+
+    def dense_prior(self, batch: EncodedBatch) -> torch.Tensor:
+        """(B, n, n) float32 cosines between each sequence's question and each of its spans, from sentence
+        embeddings of the same encoder: every distinct piece and question of the batch is encoded once on
+        its own (``[CLS] text [SEP]``, mean-pooled), a span is the mean of its pieces (prefix sums)."""
+        piece_ids, piece_mask, piece_rows = piece_inputs(batch.input_ids, batch.marker_index, batch.marker_mask)
+        question_ids, question_mask, question_rows = question_inputs(batch.input_ids, batch.marker_index)
+        pieces = self._embed_pieces(piece_ids, piece_mask)[piece_rows]  # (B, n, H)
+        pieces = pieces * batch.marker_mask[:, 1:, None].to(pieces.dtype)
+        question = sentence_embeddings(self.encoder, question_ids, question_mask)[question_rows]  # (B, H)
+        return span_cosines(pieces, question)
+
+    def _embed_pieces(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sentence embeddings of the pieces; at inference (eval mode, no gradients) from the cache, encoding
+        only the pieces not seen since the model last trained."""
+        if self.training or torch.is_grad_enabled():
+            return sentence_embeddings(self.encoder, ids, mask)
+        rows = ids.cpu().numpy()
+        keys = [row[:count].tobytes() for row, count in zip(rows, mask.sum(dim=1).tolist(), strict=True)]
+        missing = sorted({r for r, key in enumerate(keys) if key not in self._piece_embeddings})
+        if missing:
+            index = torch.tensor(missing, device=ids.device)
+            for r, embedding in zip(missing, sentence_embeddings(self.encoder, ids[index], mask[index]), strict=True):
+                self._piece_embeddings[keys[r]] = embedding
+        return torch.stack([self._piece_embeddings[key] for key in keys])
 
     def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor,
-                     visual_spans: torch.Tensor | None = None) -> torch.Tensor:
+                     extra: torch.Tensor | None = None) -> torch.Tensor:
+        """The span head's (B, n, n) logits, plus ``extra`` (the temporal fusion's and the dense prior's
+        terms), masked."""
         with torch.autocast(device_type=markers.device.type, enabled=False):
             projected = self.span_projection(markers.float())
             query, key = projected.split(self.config.inner_dim, dim=-1)
@@ -160,8 +273,8 @@ class CCGSModel(nn.Module):
                 query, key = rotary(query), rotary(key)
             logits = query @ key.transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
             logits = logits[:, :-1, 1:]
-            if visual_spans is not None:
-                logits = logits + visual_spans
+            if extra is not None:
+                logits = logits + extra
             return logits.masked_fill(~self.span_mask(marker_mask), MASKED)
 
     def span_mask(self, marker_mask: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,7 @@
 """CCGS as a :class:`benchmark.systems.System`: train (or load) in ``fit``, batched corpus inference in
-``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode).
+``predict``; with a retriever, only its top-K videos per question are scored (two-stage mode), and with
+``video_fusion`` the videos are ranked by the retriever's score fused with CCGS's best span
+(:mod:`ccgs.video_fusion`, the weight chosen on validation in ``fit``).
 
 With ``out_dir``, the checkpoints, the best and last models and ``training_summary.json`` stay there (and
 ``resume`` continues from them); without, they go to a temporary folder that ``fit`` removes once the best
@@ -26,7 +28,7 @@ import torch
 from benchmark import progress
 from benchmark.errors import ConfigError
 from benchmark.records import LocalizationQuery, Prediction, Question, SplitData, Video
-from benchmark.systems import Retriever, TrainingData
+from benchmark.systems import RankedVideo, Retriever, TrainingData
 from ccgs.checkpoint import load_trained
 from ccgs.config import CCGSConfig
 from ccgs.distributed import broadcast_from_main, launched, process_index, process_state, wait_for_everyone
@@ -37,6 +39,7 @@ from ccgs.inference import SpanScorer
 from ccgs.model import CCGSModel
 from ccgs.precision import autocast_dtype
 from ccgs.training import Trainer, TrainingState
+from ccgs.video_fusion import choose_weight, fuse_videos
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,10 @@ class CCGSSystem:
         self.training_state: TrainingState | None = None
         self._scorer: SpanScorer | None = None
         self._summary: dict = {}
+        self.video_weight = 0.0
+        """The video fusion's weight (``video_fusion``), chosen on validation by ``fit``."""
+        self.video_weights: dict[float, dict[str, float]] = {}
+        """Each weight's validation metrics, from the last choice."""
 
     # -- System ---------------------------------------------------------------------------------------------
     def fit(self, data: TrainingData) -> None:
@@ -73,6 +80,7 @@ class CCGSSystem:
             self.retriever.fit(data)
         if self.checkpoint is not None:
             self._load(self.checkpoint)
+            self._choose_video_weight(data.validation)
             return
         config = self.config
         if config.visual and not any(v.feature_path for v in data.train.videos.values()):
@@ -103,18 +111,27 @@ class CCGSSystem:
         finally:
             if self.out_dir is None and process_index() == 0:
                 shutil.rmtree(out_dir, ignore_errors=True)
+        self._choose_video_weight(data.validation)
         self._summary = {
             "config": config.to_dict(), "encoder": self.encoder_name, "train_seconds": round(train_seconds, 1),
             "best_epoch": self.training_state.best_epoch, "best_validation": self.training_state.best_score,
             "history": [vars(record) for record in self.training_state.history],
         }
+        if self.fuses_videos:
+            self._summary["video_fusion"] = {"weight": self.video_weight,
+                                             "validation": {str(w): v for w, v in self.video_weights.items()}}
         self._write_summary()
 
     def predict(self, questions: Sequence[Question], corpus: Mapping[str, Video],
                 max_candidates: int) -> list[Prediction]:
-        videos = self._candidate_videos(questions, corpus)
         scorer = self._require_scorer()
-        candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self._bars())
+        if self.fuses_videos:
+            rankings, spans, per_video = self._video_spans(questions, corpus, max_candidates)
+            candidates = [fuse_videos(ranked, video_spans, self.video_weight, per_video, max_candidates)
+                          for ranked, video_spans in zip(rankings, spans, strict=True)]
+        else:
+            videos = self._candidate_videos(questions, corpus)
+            candidates = scorer.rank([q.text for q in questions], videos, max_candidates, progress=self._bars())
         if self._summary:  # trained in this process: record the inference speed beside the training
             stats = scorer.stats
             self._summary["inference"] = {"seconds": round(stats.seconds, 1), "pairs": stats.pairs,
@@ -135,24 +152,56 @@ class CCGSSystem:
 
     # -- selection ------------------------------------------------------------------------------------------
     def validation_score(self, split: SplitData) -> float:
-        """The selection metric on (a seeded subset of) the validation split, on the selection track."""
-        from benchmark.scoring import score
-
+        """The selection metric on (a seeded subset of) the validation split, on the selection track (with
+        video fusion, at the weight that scores best on it)."""
         config = self.config
-        annotations = split.annotations
-        if config.max_val_questions is not None and config.max_val_questions < len(annotations):
-            keep = np.random.default_rng(config.seed).choice(len(annotations), config.max_val_questions, replace=False)
-            annotations = tuple(annotations[int(i)] for i in sorted(keep))
-        subset = SplitData(split.name, annotations, split.videos)
+        subset = self._validation_subset(split)
+        if config.selection_track == "corpus" and self.fuses_videos:  # each epoch at its best weight
+            self._choose_video_weight(split, log_choice=False)
+            return self.video_weights[self.video_weight][config.selection_metric]
         if config.selection_track == "corpus":
             predictions = self.predict(subset.questions, subset.videos, 100)
         else:
-            predictions = self.predict_localization([a.localization_query for a in annotations], subset.videos, 100)
-        metrics = score(predictions, subset, task=config.selection_track, bootstrap=0).metrics
-        if config.selection_metric not in metrics:
-            raise ConfigError(f"unknown selection metric '{config.selection_metric}' for the {config.selection_track} "
-                              f"track; expected one of {sorted(metrics)}")
-        return metrics[config.selection_metric]
+            predictions = self.predict_localization([a.localization_query for a in subset.annotations],
+                                                    subset.videos, 100)
+        return _metrics(predictions, subset, config.selection_track, (config.selection_metric,))[config.selection_metric]
+
+    def _validation_subset(self, split: SplitData) -> SplitData:
+        """The validation split, or its seeded subset of ``max_val_questions`` questions."""
+        annotations, limit = split.annotations, self.config.max_val_questions
+        if limit is not None and limit < len(annotations):
+            keep = np.random.default_rng(self.config.seed).choice(len(annotations), limit, replace=False)
+            annotations = tuple(annotations[int(i)] for i in sorted(keep))
+        return SplitData(split.name, annotations, split.videos)
+
+    @property
+    def fuses_videos(self) -> bool:
+        """Video fusion is on and there is a retriever's top-K to fuse with (two-stage mode)."""
+        return self.config.video_fusion and self.retriever is not None and self.config.top_k_videos is not None
+
+    def _choose_video_weight(self, split: SplitData, log_choice: bool = True) -> None:
+        """Sets ``video_weight`` to the weight of ``video_fusion_weights`` that scores best on (a subset of)
+        the validation split's corpus track (:func:`ccgs.video_fusion.choose_weight`); spans are scored once,
+        every weight re-ranks them."""
+        if not self.fuses_videos:
+            return
+        subset = self._validation_subset(split)
+        rankings, spans, per_video = self._video_spans(subset.questions, subset.videos, 100)
+
+        def evaluate(weight: float) -> dict[str, float]:
+            predictions = [Prediction(q.qid, fuse_videos(ranked, video_spans, weight, per_video, 100))
+                           for q, ranked, video_spans in zip(subset.questions, rankings, spans, strict=True)]
+            return _metrics(predictions, subset, "corpus", (self.config.selection_metric, "video_R1"))
+
+        self.video_weight, self.video_weights = choose_weight(self.config.video_fusion_weights, evaluate,
+                                                              self.config.selection_metric)
+        if log_choice and process_index() == 0:
+            chosen = self.video_weights[self.video_weight]
+            progress.epoch_line(f"ccgs video fusion: weight {self.video_weight:g} chosen on {split.name} "
+                                f"({len(subset.annotations)} questions; {self.config.selection_metric} "
+                                f"{chosen[self.config.selection_metric]:.2f}, video_R1 {chosen['video_R1']:.2f}; "
+                                f"weight 0: {self.video_weights[0.0][self.config.selection_metric]:.2f}, "
+                                f"{self.video_weights[0.0]['video_R1']:.2f})")
 
     # -- helpers --------------------------------------------------------------------------------------------
     @property
@@ -196,7 +245,11 @@ class CCGSSystem:
                                      spans_per_video=self.config.spans_per_video,
                                      deduplicate_spans=self.config.deduplicate_spans,
                                      inverted_spans=self.config.inverted_spans,
-                                     mixed_precision=self.config.mixed_precision)
+                                     mixed_precision=self.config.mixed_precision,
+                                     video_fusion=self.config.video_fusion,
+                                     video_fusion_weights=self.config.video_fusion_weights,
+                                     selection_metric=self.config.selection_metric,
+                                     max_val_questions=self.config.max_val_questions)
         self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
 
     def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:
@@ -212,6 +265,38 @@ class CCGSSystem:
         if self.retriever is None or self.config.top_k_videos is None:
             everything = list(corpus.values())
             return [everything for _ in questions]
+        return [[corpus[r.video_id] for r in ranking] for ranking in self._rankings(questions, corpus)]
+
+    def _rankings(self, questions: Sequence[Question], corpus: Mapping[str, Video]) -> list[list[RankedVideo]]:
+        assert self.retriever is not None and self.config.top_k_videos is not None
         self.retriever.index(corpus)
-        ranked = self.retriever.rank(questions, self.config.top_k_videos)
-        return [[corpus[r.video_id] for r in ranking] for ranking in ranked]
+        return self.retriever.rank(questions, self.config.top_k_videos)
+
+    def _video_spans(self, questions: Sequence[Question], corpus: Mapping[str, Video], max_candidates: int
+                     ) -> tuple[list[list[RankedVideo]], list[list[list]], int]:
+        """The retriever's top-K per question, CCGS's best spans in each of those videos (one list per
+        video), and how many spans each video brings: ``spans_per_video``, or an equal share of
+        ``max_candidates`` over the K videos."""
+        rankings = self._rankings(questions, corpus)
+        per_video = self.config.spans_per_video or max(1, max_candidates // self.config.top_k_videos)
+        pairs = [(question, corpus[r.video_id]) for question, ranked in zip(questions, rankings, strict=True)
+                 for r in ranked]
+        flat = self._require_scorer().rank([q.text for q, _ in pairs], [[video] for _, video in pairs], per_video,
+                                           progress=self._bars())
+        spans, cursor = [], 0
+        for ranked in rankings:
+            spans.append(flat[cursor:cursor + len(ranked)])
+            cursor += len(ranked)
+        return rankings, spans, per_video
+
+
+def _metrics(predictions: Sequence[Prediction], split: SplitData, track: str, names: Sequence[str]
+             ) -> dict[str, float]:
+    """The named metrics of ``predictions`` on ``split`` (the selection metric first, named in the error)."""
+    from benchmark.scoring import score
+
+    metrics = score(predictions, split, task=track, bootstrap=0).metrics
+    if names[0] not in metrics:
+        raise ConfigError(f"unknown selection metric '{names[0]}' for the {track} track; expected one of "
+                          f"{sorted(metrics)}")
+    return {name: metrics[name] for name in names}
