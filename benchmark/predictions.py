@@ -32,13 +32,11 @@ from benchmark.errors import DataError, InputError
 from benchmark.metrics.retrieval import PAD
 from benchmark.metrics.suite import TASKS
 from benchmark.outputs import open_output
-from benchmark.records import Candidate, Prediction, SplitData, Video
+from benchmark.records import DURATION_TOLERANCE_S, Candidate, Prediction, SplitData, Video
 
 FORMAT_NAME = "vcval-predictions"
 FORMAT_VERSION = 1
 MAX_CANDIDATES = 100
-# A candidate may end this far past the video's stated duration (durations are rounded).
-DURATION_TOLERANCE_S = 1.0
 # Limit on the file, and on what a gzip file expands to. 100 candidates x 150,000 questions fit well within.
 DEFAULT_MAX_BYTES = 2 << 30
 # Limit on one line: 100 candidates take about 8 KB, so a longer line is malformed (and must not fill memory).

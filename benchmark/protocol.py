@@ -26,16 +26,17 @@ import yaml
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
-from benchmark.metrics import TASKS
+from benchmark.metrics import TASKS, VIDEO_RANK_MODES
+from benchmark.metrics.suite import IOU_THRESHOLDS, RECALL_KS
 from benchmark.options import load_yaml
+from benchmark.predictions import MAX_CANDIDATES
 from benchmark.stats import MAX_RESAMPLES
 
 PROTOCOL_PACKAGE = "benchmark.protocols"
 DEFAULT_PROTOCOL = "medvidcqa-paper"
-SUPPORTED_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
-SUPPORTED_RECALL_AT = (1, 5, 10, 50, 100)
-MAX_CANDIDATES = 100
-VIDEO_RANKS = ("distinct", "rows")
+# What a protocol may choose from is what the metrics compute and the predictions format allows.
+SUPPORTED_IOU_THRESHOLDS = IOU_THRESHOLDS
+SUPPORTED_RECALL_AT = RECALL_KS
 # Seeds go to numpy, random and torch; numpy's global seed takes 0 .. 2**32 - 1.
 MAX_SEED = 2**32 - 1
 # Fields that describe a protocol but do not change what its runs measure: left out of the hash.
@@ -228,8 +229,8 @@ def _check_protocol(protocol: Protocol) -> None:
     if not set(protocol.recall_at) <= set(SUPPORTED_RECALL_AT):
         raise ConfigError(f"{where}: field 'recall_at' must be drawn from {list(SUPPORTED_RECALL_AT)} "
                           f"(the scorer's), got {list(protocol.recall_at)}")
-    if protocol.video_rank not in VIDEO_RANKS:
-        raise ConfigError(f"{where}: field 'video_rank' must be one of {', '.join(VIDEO_RANKS)}, "
+    if protocol.video_rank not in VIDEO_RANK_MODES:
+        raise ConfigError(f"{where}: field 'video_rank' must be one of {', '.join(VIDEO_RANK_MODES)}, "
                           f"got {protocol.video_rank!r}")
     for key in ("max_tokens", "feature_clips"):
         if getattr(protocol, key) < 1:

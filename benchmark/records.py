@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# An answer or a candidate may end this far past the video's stated duration (durations are rounded).
+DURATION_TOLERANCE_S = 1.0
+
 
 @dataclass(frozen=True, slots=True)
 class SubtitlePiece:

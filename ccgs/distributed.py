@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from benchmark.harness import processes
 from benchmark.harness.processes import process_group, wait_for_everyone
 
 __all__ = ["broadcast_from_main", "gather_from_all", "launched", "process_count", "process_index", "process_state",
@@ -50,13 +51,11 @@ def process_state():
 def process_index() -> int:
     """This process's rank in the process group (0 without one: unlike the harness, a shard is never taken
     without a group to gather it)."""
-    group = process_group()
-    return group.get_rank() if group is not None else 0
+    return processes.process_index(from_environment=False)
 
 
 def process_count() -> int:
-    group = process_group()
-    return group.get_world_size() if group is not None else 1
+    return processes.process_count(from_environment=False)
 
 
 def shard_by_tokens(lengths: Sequence[int], parts: int) -> list[list[int]]:

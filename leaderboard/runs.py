@@ -17,7 +17,8 @@ from urllib.request import url2pathname
 import numpy as np
 
 from benchmark.errors import ConfigError, DataError
-from benchmark.harness.run_folder import PREDICTIONS_FILE, STAGING_PREFIX, file_sha256, read_verified_manifest
+from benchmark.harness.run_folder import PREDICTIONS_FILE, STAGING_PREFIX, read_verified_manifest
+from benchmark.hashing import file_sha256
 from benchmark.options import flatten_config
 from leaderboard.entry import Entry, EntryMeta, check_percentage
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmark.data.loader import Benchmark
 from benchmark.errors import DataError, InputError, VcvalError
+from benchmark.hashing import file_sha256
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
 from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
 from benchmark.scoring import ScoreReport, score
@@ -397,7 +398,7 @@ def _stored_content_sha256(path: Path) -> str:
 
 def _file_sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError as error:
         raise DataError(f"cannot be read ({error.strerror or error})", path=str(path)) from error
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from benchmark.ablation import load_grid, run_grid
 from benchmark.data import load_benchmark
+from benchmark.data.sources import FORMATS
 
 
 def register(subparsers) -> None:
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
                     "file format is in docs/harness.md.")
     ablate.add_argument("grid", type=Path, metavar="GRID.yaml", help="the grid file")
     ablate.add_argument("--data-dir", type=Path, default=None, help="data folder (default: the grid's data_dir)")
-    ablate.add_argument("--format", dest="data_format", choices=("ccgs", "medvidqa"), default=None,
+    ablate.add_argument("--format", dest="data_format", choices=FORMATS, default=None,
                         help="layout of --data-dir (default: detected)")
     ablate.add_argument("--out", required=True, type=Path, help="folder for the table and one run folder per cell (refused if it holds a grid or run)")
     ablate.add_argument("--overwrite", action="store_true",

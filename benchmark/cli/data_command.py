@@ -10,6 +10,7 @@ from pathlib import Path
 from benchmark.cli import arguments
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
+from benchmark.data.sources import FORMATS
 from benchmark.data.synthetic import SIZES, generate
 from benchmark.outputs import check_output, is_stdout, write_json
 
@@ -17,7 +18,7 @@ from benchmark.outputs import check_output, is_stdout, write_json
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every command that reads a data folder shares."""
     parser.add_argument("--data-dir", required=True, type=Path, help="data folder (CCGS layout or MedVidQA JSON)")
-    parser.add_argument("--format", dest="data_format", choices=("ccgs", "medvidqa"), default=None,
+    parser.add_argument("--format", dest="data_format", choices=FORMATS, default=None,
                         help="layout of --data-dir (default: detected)")
     parser.add_argument("--subtitles", dest="subtitles_dir", type=Path, default=None,
                         help="MedVidQA only: folder of <video_id>.json (YouTube captions), .vtt or .srt files")

@@ -25,6 +25,7 @@ from pathlib import Path
 import datasets
 
 from benchmark.data.sources import SPLITS, SourceData, detect_format, read_source
+from benchmark.hashing import file_sha256
 
 # Part of every cache path: raise it when the readers accept or produce something different, so that no
 # cache built by an older reader (one that accepted an empty split, say) is served.
@@ -149,17 +150,10 @@ def source_state(data_dir: Path, subtitles_dir: str | None, features_dir: str | 
                     stat = os.stat(path)
                     key = f"{stat.st_ino}\0{stat.st_size}\0{stat.st_mtime_ns}\0{stat.st_ctime_ns}"
                 else:
-                    key = _bytes_sha256(path)
+                    key = file_sha256(path)
                 digest.update(f"{path}\0{key}\n".encode())
     return digest.hexdigest()[:16]
 
-
-def _bytes_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 CITATION = """\

@@ -16,6 +16,7 @@ from benchmark.data.builder import MedVidCQABuilder, source_state
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import SPLITS, canonical_split, detect_format
 from benchmark.errors import VcvalError
+from benchmark.hashing import file_sha256
 from benchmark.records import Annotation, SplitData, SubtitlePiece, Video
 
 DEFAULT_CACHE_DIR = Path.home() / ".cache" / "vcval" / "datasets"
@@ -77,7 +78,7 @@ class Benchmark:
             digest.update(_canonical(["v", video_id, role, video.duration,
                                       [[p.start, p.end, p.text] for p in video.pieces]]))
             if video.feature_path:
-                digest.update(_canonical(["f", video_id, _file_sha256(video.feature_path)]))
+                digest.update(_canonical(["f", video_id, file_sha256(video.feature_path)]))
         return digest.hexdigest()
 
 
@@ -142,13 +143,6 @@ def _video_from_row(row: dict) -> Video:
 def _canonical(value: object) -> bytes:
     return (json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
-
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _quiet_datasets:

@@ -20,13 +20,12 @@ from benchmark.data.subtitles import (
     read_subtitle_file,
 )
 from benchmark.errors import DataError
-from benchmark.records import Annotation, SubtitlePiece, Video
+from benchmark.records import DURATION_TOLERANCE_S, Annotation, SubtitlePiece, Video
 
 SPLITS = ("train", "validation", "test")
 SPLIT_FILE_STEMS = {"train": "train", "validation": "val", "test": "test"}
 FEATURE_DIM = 1024
 # An answer or a subtitle piece may end this far past the stated video length (rounding of lengths).
-DURATION_TOLERANCE_S = 1.0
 FORMATS = ("ccgs", "medvidqa")
 
 

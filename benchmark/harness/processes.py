@@ -26,14 +26,23 @@ def process_group():
     return None
 
 
-def process_index() -> int:
+def process_index(*, from_environment: bool = True) -> int:
+    """This process's rank in the process group; without a group, the launcher's ``RANK`` (the harness
+    names its files by it) or 0 when ``from_environment`` is off (CCGS never takes a shard that no group
+    would gather)."""
     group = process_group()
-    return group.get_rank() if group is not None else int(os.environ.get("RANK", "0"))
+    if group is not None:
+        return group.get_rank()
+    return int(os.environ.get("RANK", "0")) if from_environment else 0
 
 
-def process_count() -> int:
+def process_count(*, from_environment: bool = True) -> int:
+    """The processes in the group; without a group, the launcher's ``WORLD_SIZE`` or 1 (see
+    :func:`process_index`)."""
     group = process_group()
-    return group.get_world_size() if group is not None else int(os.environ.get("WORLD_SIZE", "1"))
+    if group is not None:
+        return group.get_world_size()
+    return int(os.environ.get("WORLD_SIZE", "1")) if from_environment else 1
 
 
 def is_main_process() -> bool:

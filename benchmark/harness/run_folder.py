@@ -18,12 +18,12 @@ it must be what was run:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from benchmark.errors import VcvalError
+from benchmark.hashing import file_sha256
 from benchmark.ownership import STAGING_PREFIX, OwnershipError, check_replaceable, is_free, owned_by  # noqa: F401 - readers skip STAGING_PREFIX
 
 MANIFEST_FILE = "manifest.json"
@@ -63,14 +63,6 @@ def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, kind: str = "ru
     detail = f" (system '{manifest.get('system')}', split {manifest.get('split')})" if isinstance(manifest, dict) \
         else ""
     raise RunFolderError(f"{out_dir} already holds a run{detail}; give {option} to replace it, or another --out")
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def hash_files(folder: Path, names: tuple[str, ...] = HASHED_FILES) -> dict[str, str]:
