@@ -8,7 +8,9 @@ configuration mapping (unknown keys raise :class:`~benchmark.errors.ConfigError`
 * on the command line, a ``module:attribute`` name (``vcval run mypackage.systems:make_system ...``);
 * in a package, an entry point in the group ``vcval.systems`` whose value is a factory.
 
-A catalog module that is missing or broken is an error that names it, never a silently shorter list.
+The catalogs themselves (``baselines.catalog``, ``ccgs.catalog``) are found through the entry point group
+``vcval.catalogs`` (pyproject.toml), so this library names no package above it. A catalog module that is
+missing or broken is an error that names it, never a silently shorter list.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from benchmark.systems import System
 
 SystemFactory = Callable[[Mapping[str, Any]], System]
 
-CATALOG_MODULES = ("baselines.catalog", "ccgs.catalog")
+CATALOG_GROUP = "vcval.catalogs"
 ENTRY_POINT_GROUP = "vcval.systems"
 
 _REGISTERED: dict[str, SystemFactory] = {}
@@ -60,7 +62,7 @@ def unregister_system(name: str) -> None:
 def available_systems() -> dict[str, SystemEntry]:
     """Every known system by name: the catalogs, then entry points, then registered systems (later wins)."""
     entries: dict[str, SystemEntry] = {}
-    for module_name in CATALOG_MODULES:
+    for module_name in catalog_modules():
         for name, factory in _load_catalog(module_name).items():
             entries[name] = SystemEntry(name, factory, module_name)
     for point in entry_points(group=ENTRY_POINT_GROUP):
@@ -106,6 +108,15 @@ def create_system(name: str, config: Mapping[str, Any] | None = None) -> System:
         raise ConfigError(f"the factory of system '{name}' ({entry.source}) returned {type(system).__name__}, "
                           f"which lacks {', '.join(missing)}: it is not a benchmark.systems.System")
     return system
+
+
+def catalog_modules() -> tuple[str, ...]:
+    """The catalog modules the installed packages declare (entry point group ``vcval.catalogs``)."""
+    modules = tuple(sorted(point.value for point in entry_points(group=CATALOG_GROUP)))
+    if not modules:
+        raise ConfigError(f"no system catalogs are declared (entry point group '{CATALOG_GROUP}'): is the suite "
+                          "installed (pip install -e .)?")
+    return modules
 
 
 def _load_catalog(module_name: str) -> Mapping[str, SystemFactory]:

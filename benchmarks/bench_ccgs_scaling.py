@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-VCVAL = [sys.executable, "-m", "benchmark.cli.main"]
+VCVAL = [sys.executable, "-m", "vcval"]
 # Text only, 192-token windows: 8.7 windows of 117 tokens per synthetic video on average (the tiny preset's 128
 # would cut each transcript into 36 windows of 57 tokens).
 MODEL_FLAGS = ["--no-visual", "--max-len", "192"]
@@ -93,7 +93,7 @@ def corpus_run(work: Path, data: Path, checkpoint: Path, protocol: Path, name: s
                settings: tuple[str, ...] = ()) -> dict:
     out = work / "runs" / name
     launcher = TWO_PROCESSES if processes == 2 else [sys.executable]
-    command = [*launcher, "-m", "benchmark.cli.main", "run", "ccgs", "--data-dir", str(data), "--protocol",
+    command = [*launcher, "-m", "vcval", "run", "ccgs", "--data-dir", str(data), "--protocol",
                str(protocol), "--out", str(out), "--overwrite", "--no-track", "--quiet",
                "--set", f"checkpoint={checkpoint}", *(part for s in settings for part in ("--set", s))]
     started = time.perf_counter()

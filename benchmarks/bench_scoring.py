@@ -176,7 +176,7 @@ def bench_command(run, folder: Path, reuse: bool, tvr: Path | None) -> dict:
              "submission": folder / "tvr_submission.json", "ground_truth": folder / "tvr_gt.jsonl"}
     eval_py, commit = export_evaluator(TVR, tvr, folder / "evaluators")  # first: refuses before any work
     paths = names if reuse and all(p.exists() for p in names.values()) else write_inputs(run, folder)
-    vcval = [sys.executable, "-m", "benchmark.cli.main"]
+    vcval = [sys.executable, "-m", "vcval"]
     data = ["--data-dir", str(paths["data"]), "--split", "test"]
     # The first load builds the data folder's Hugging Face cache (once per data folder): timed apart.
     cache_s, cache_cpu = timed(vcval + ["data", "describe", "--data-dir", str(paths["data"])])

@@ -30,7 +30,7 @@ METRICS = ("loc_mIoU", "R1_IoU0.5")
 
 def vcval(args: list[str], log: list[dict]) -> str:
     began = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "benchmark.cli.main", *args], check=True, cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "vcval", *args], check=True, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
     log.append({"command": shlex.join(["vcval", *args]), "seconds": round(time.perf_counter() - began, 1)})
     return done.stderr

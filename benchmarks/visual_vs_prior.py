@@ -38,7 +38,7 @@ TESTED = "loc_mIoU,R1_IoU0.5"
 def vcval(*args: str, log: list[dict]) -> float:
     command = ["vcval", *args]
     began = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "benchmark.cli.main", *args], check=True, cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "vcval", *args], check=True, cwd=ROOT,
                    env={**os.environ, "PYTHONPATH": str(ROOT)})
     seconds = round(time.perf_counter() - began, 1)
     log.append({"command": shlex.join(command), "seconds": seconds})

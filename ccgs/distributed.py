@@ -1,7 +1,7 @@
 """CCGS over several processes: the process group set up once, and corpus inference shared out.
 
-Launch N processes with ``torchrun --nproc_per_node N -m benchmark.cli.main ...`` (or ``accelerate launch
---multi_gpu --num_processes N -m benchmark.cli.main ...``; docs/ccgs.md). Under such a launcher on a machine
+Launch N processes with ``torchrun --nproc_per_node N -m vcval ...`` (or ``accelerate launch
+--multi_gpu --num_processes N -m vcval ...``; docs/ccgs.md). Under such a launcher on a machine
 without CUDA, accelerate counts one process per launch (every process trains on everything) unless
 ``ACCELERATE_USE_CPU`` is set; :func:`process_state` sets it, so the same command line gives N data-parallel
 processes over gloo on CPUs and over nccl on GPUs, each GPU process on its own device (``LOCAL_RANK``).

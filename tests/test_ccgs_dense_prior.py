@@ -10,7 +10,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from benchmark.cli.main import main
 from benchmark.predictions import read_predictions
 from ccgs.collate import collate
 from ccgs.config import preset
@@ -18,6 +17,7 @@ from ccgs.encoder import load_encoder
 from ccgs.encoding import Sequence, SubtitleTokens
 from ccgs.model import MASKED, CCGSModel, piece_inputs, question_inputs, span_cosines
 from tests.ccgs_support import LookupEncoder, tiny_encoder
+from vcval.main import main
 
 # [CLS]=1 q=5 q=6 [SEP]=2 | p1: 7 [SEP] | p2: 8 9 [SEP] | p3: 3 [SEP]
 IDS = [1, 5, 6, 2, 7, 2, 8, 9, 2, 3, 2]

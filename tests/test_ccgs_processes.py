@@ -17,11 +17,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from benchmark.cli.main import main
 from benchmark.harness import run_system
 from benchmark.predictions import read_predictions
 from ccgs.distributed import shard_by_tokens
 from tests.ccgs_support import tiny_encoder
+from vcval.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ["--preset", "tiny", "--epochs", "1", "--max-len", "128", "--max-train-examples", "32",
@@ -29,7 +29,7 @@ TRAIN = ["--preset", "tiny", "--epochs", "1", "--max-len", "128", "--max-train-e
 
 
 def _torchrun(arguments: list[str], tmp_path: Path, timeout: float) -> subprocess.CompletedProcess:
-    """Two CPU processes of ``python -m benchmark.cli.main ARGUMENTS``, each one's output in its own file."""
+    """Two CPU processes of ``python -m vcval ARGUMENTS``, each one's output in its own file."""
     scratch = tmp_path / "tmp"  # torchrun's own temporary files stay out of the suite's temporary folder
     scratch.mkdir(exist_ok=True)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TMPDIR": str(scratch)}
@@ -78,7 +78,7 @@ def test_two_cpu_processes_train_half_the_steps_each_and_end_as_one_process(tiny
     assert main(["train", "ccgs", *data, "--out", str(tmp_path / "one"), "--grad-accum", "2", "--quiet", *TRAIN]) == 0
 
     started, cpu_started = time.perf_counter(), _children_cpu_seconds()
-    done = _torchrun(["-m", "benchmark.cli.main", "train", "ccgs", *data, "--out", str(tmp_path / "two"), *TRAIN],
+    done = _torchrun(["-m", "vcval", "train", "ccgs", *data, "--out", str(tmp_path / "two"), *TRAIN],
                      tmp_path, timeout=180)
     elapsed, cpu = time.perf_counter() - started, _children_cpu_seconds() - cpu_started
     assert done.returncode == 0, done.stderr[-3000:]
@@ -121,7 +121,7 @@ def test_a_crash_in_one_process_ends_the_run_with_its_message(tiny_data_dir, tmp
     script.write_text(
         "import sys\n"
         "from ccgs import training\n"
-        "from benchmark.cli.main import main\n"
+        "from vcval.main import main\n"
         "from benchmark.errors import ConfigError\n"
         "def crash(*args, **kwargs):\n"
         "    if training.process_state().process_index == 1:\n"

@@ -11,7 +11,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from benchmark.cli.main import main
 from benchmark.errors import ConfigError
 from benchmark.predictions import read_predictions
 from benchmark.scoring import score
@@ -21,6 +20,7 @@ from ccgs.config import CCGSConfig, preset
 from ccgs.system import CCGSSystem
 from ccgs.training import Trainer
 from tests.ccgs_support import tiny_encoder
+from vcval.main import main
 
 SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2)
 

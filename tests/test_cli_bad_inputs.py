@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.cli.main import main
+from vcval.main import main
 
 DEEP_LINE = '{"qid": "1", "candidates": ' + "[" * 100_000 + "]" * 100_000 + "}\n"
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from benchmark.cli.main import main
+from vcval.main import main
 
 
 @pytest.mark.parametrize(("argv", "usage"), [
@@ -41,7 +41,7 @@ def test_describe_writes_json(tiny_data_dir, tmp_path, capsys):
 def test_bad_data_prints_error_without_traceback(tmp_path):
     (tmp_path / "text").mkdir()
     (tmp_path / "text" / "train.json").write_text("{not json")
-    result = subprocess.run([sys.executable, "-m", "benchmark.cli.main", "data", "describe", "--data-dir",
+    result = subprocess.run([sys.executable, "-m", "vcval", "data", "describe", "--data-dir",
                              str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 2
     assert "train.json, line 1: not valid JSON" in result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from benchmark.cli.main import main
+from vcval.main import main
 
 
 def test_demo_runs_tracks_publishes_and_renders(tmp_path, capsys):

@@ -7,12 +7,12 @@ import json
 import pytest
 
 from benchmark.ablation import grid_from_mapping, load_grid, run_grid
-from benchmark.cli.main import main
 from benchmark.errors import ConfigError
 from benchmark.harness.run_folder import RunFolderError
 from benchmark.harness.runner import load_run
 from benchmark.registry import register_system, unregister_system
 from tests.harness_systems import make_overlap
+from vcval.main import main
 
 GRID = """
 name: overlap-windows

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from benchmark import registry
-from benchmark.cli.main import main
 from tests.harness_systems import make_overlap
+from vcval.main import main
 
 OVERLAP = "tests.harness_systems:make_overlap"
 
@@ -39,12 +39,12 @@ def test_vcval_run_reports_deviations_and_errors_without_traceback(tiny_data_dir
 
 
 def test_vcval_systems_lists_every_catalog(monkeypatch, capsys):
-    monkeypatch.setattr(registry, "CATALOG_MODULES", ("tests.harness_systems",))
+    monkeypatch.setattr(registry, "catalog_modules", lambda: ("tests.harness_systems",))
     monkeypatch.setattr("tests.harness_systems.SYSTEMS", {"overlap": make_overlap}, raising=False)
     assert main(["systems"]) == 0
     out = capsys.readouterr().out
     assert "overlap" in out and "tests.harness_systems" in out and "Word-overlap retrieval" in out
-    monkeypatch.setattr(registry, "CATALOG_MODULES", ("vcval_missing_catalog",))
+    monkeypatch.setattr(registry, "catalog_modules", lambda: ("vcval_missing_catalog",))
     assert main(["systems"]) == 2
     assert "catalog 'vcval_missing_catalog' cannot be imported" in capsys.readouterr().err
 
@@ -57,7 +57,7 @@ def test_vcval_runs_without_a_store_says_so(tmp_path, monkeypatch, capsys):
 
 
 def test_help_of_the_harness_commands_renders():
-    from benchmark.cli.main import build_parser
+    from vcval.main import build_parser
 
     parser = build_parser()
     commands = next(action for action in parser._actions if action.dest == "command").choices

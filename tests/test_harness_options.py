@@ -9,13 +9,13 @@ from typing import Literal
 import pytest
 
 from baselines.catalog import LOCALIZERS, RETRIEVERS, SYSTEMS
-from benchmark.cli.main import main
 from benchmark.errors import ConfigError
 from benchmark.harness.settings import parse_assignments
 from benchmark.options import protocol_keys_of, read_options
 from benchmark.registry import protocol_keys, resolve_system
 from ccgs.catalog import ccgs_system
 from ccgs.config import CCGSConfig
+from vcval.main import main
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def test_factory_config_errors_and_non_systems_are_config_errors(overlap_registe
 
 
 def test_a_missing_catalog_is_an_error_not_a_shorter_list(monkeypatch):
-    monkeypatch.setattr(registry, "CATALOG_MODULES", ("vcval_no_such_catalog",))
+    monkeypatch.setattr(registry, "catalog_modules", lambda: ("vcval_no_such_catalog",))
     with pytest.raises(ConfigError, match="catalog 'vcval_no_such_catalog' cannot be imported"):
         registry.available_systems()
     with pytest.raises(ConfigError, match="catalog 'vcval_no_such_catalog'"):
@@ -53,7 +53,7 @@ def test_a_missing_catalog_is_an_error_not_a_shorter_list(monkeypatch):
 
 
 def test_an_unknown_name_lists_the_known_ones(monkeypatch):
-    monkeypatch.setattr(registry, "CATALOG_MODULES", ("tests.harness_systems",))
+    monkeypatch.setattr(registry, "catalog_modules", lambda: ("tests.harness_systems",))
     monkeypatch.setattr("tests.harness_systems.SYSTEMS", {"overlap": make_overlap}, raising=False)
     assert sorted(registry.available_systems()) == ["overlap"]
     with pytest.raises(ConfigError, match="unknown system 'nope'; known systems: overlap"):

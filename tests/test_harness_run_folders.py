@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from benchmark.cli.main import main
 from benchmark.harness import run_system
 from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
 from benchmark.registry import register_system, unregister_system
 from tests.harness_systems import make_overlap
+from vcval.main import main
 
 OVERLAP = "tests.harness_systems:make_overlap"
 

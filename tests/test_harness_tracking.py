@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from benchmark.cli.main import main
 from benchmark.harness import run_system
 from benchmark.registry import register_system, unregister_system
 from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder
 from tests.harness_systems import make_overlap
+from vcval.main import main
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -174,7 +174,7 @@ def test_a_real_mlflow_server_receives_the_run(tiny_benchmark, tmp_path, migrate
 
 
 def _log_command(run_dir: Path, uri: str) -> list[str]:
-    return [sys.executable, "-m", "benchmark.cli.main", "runs", "--log", str(run_dir), "--tracking-uri", uri]
+    return [sys.executable, "-m", "vcval", "runs", "--log", str(run_dir), "--tracking-uri", uri]
 
 
 def test_a_sqlite_store_that_cannot_be_opened_fails_over_in_seconds(tiny_benchmark, tmp_path, capsys, slept):

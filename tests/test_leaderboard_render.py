@@ -306,8 +306,8 @@ def test_markdown_renders_to_no_submitter_tag(rendered):
     ("url", "https://x.org/>)<img src=x onerror=alert(4)>"), ("paper", "https://x.org/a\n| injected |"),
     ("url", "javascript:alert(1)"), ("paper", "ftp://x.org/a"), ("url", "x.org/a")])
 def test_submit_accepts_only_plain_http_links(tiny_data_dir, tmp_path, capsys, field, link):
-    from benchmark.cli.main import main
     from tests.leaderboard_helpers import write_simulated
+    from vcval.main import main
 
     predictions = tmp_path / "p.jsonl"
     write_simulated(predictions, *_tiny_test(tiny_data_dir), first_rate=0.5, jitter=0.5, seed=0)

@@ -11,13 +11,13 @@ import os
 import numpy as np
 import pytest
 
-from benchmark.cli.main import build_parser, main
 from benchmark.errors import DataError, InputError
 from benchmark.predictions import PredictionsError
 from benchmark.scoring import score
 from leaderboard.entry import ENTRY_FILES, SubmissionInfo, read_entry
 from leaderboard.store import SubmissionStore, submit_predictions
 from tests.leaderboard_helpers import DEMO_SYSTEMS, populate_store, write_simulated
+from vcval.main import build_parser, main
 
 
 def _invalid_file(path, split, corpus):

@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmark.cli.main import main
 from benchmark.errors import ConfigError, DataError, InputError
 from benchmark.protocol import load_protocol
 from leaderboard import escape
@@ -25,6 +24,7 @@ from leaderboard.entry import META_FILE, PER_QUERY_FILE, SCORES_FILE, Submission
 from leaderboard.paper import write_paper
 from leaderboard.store import ENTRY_ID_LENGTH, SubmissionStore, make_entry_id, submit_predictions
 from tests.leaderboard_helpers import fake_run, write_simulated
+from vcval.main import main
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmark.ablation import grid_from_mapping
-from benchmark.cli.main import main
 from benchmark.data.subtitles import read_subtitle_file
 from benchmark.errors import ConfigError, DataError, InputError
 from benchmark.harness import run_system
@@ -32,6 +31,7 @@ from benchmark.registry import register_system, unregister_system
 from benchmark.stats import paired_test
 from tests.harness_systems import make_overlap
 from tests.scoring_helpers import good_lines, small_split, write_lines
+from vcval.main import main
 
 OVERLAP = "tests.harness_systems:make_overlap"
 REPO = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def test_case_04_run_overwrite_keeps_files_it_did_not_write_and_variants_never_s
 def test_case_12_submit_refuses_a_fifo_at_once(tiny_data_dir, tmp_path):
     fifo = tmp_path / "p.jsonl"
     os.mkfifo(fifo)
-    done = subprocess.run([sys.executable, "-m", "benchmark.cli.main", "submit", str(fifo), "--data-dir",
+    done = subprocess.run([sys.executable, "-m", "vcval", "submit", str(fifo), "--data-dir",
                            str(tiny_data_dir), "--split", "test", "--name", "x", "--store", str(tmp_path / "s")],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(REPO)})

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from benchmark.cli.main import main
 from benchmark.predictions import write_predictions
 from benchmark.records import Candidate, Prediction
+from vcval.main import main
 
 
 @pytest.fixture(scope="module")

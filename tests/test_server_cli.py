@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from benchmark.cli.main import main
 from tests.server_support import predictions_file, running_server, service_for
+from vcval.main import main
 
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 

@@ -75,7 +75,7 @@ def test_a_server_killed_while_scoring_leaves_no_partial_entry(tiny_benchmark, t
     port = free_port()
     env = dict(os.environ, **{SCORE_DELAY_ENV: "60", "PYTHONPATH": str(REPO)})
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmark.cli.main", "serve", "--data-dir", str(tiny_data_dir), "--db",
+        [sys.executable, "-m", "vcval", "serve", "--data-dir", str(tiny_data_dir), "--db",
          settings.db_url, "--store", str(settings.store), "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

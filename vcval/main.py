@@ -6,24 +6,25 @@ without a traceback and exit with status 2."""
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 
 from benchmark import __version__
 from benchmark.errors import VcvalError
+from vcval import (
+    ablate_command,
+    data_command,
+    demo_command,
+    leaderboard_command,
+    run_command,
+    score_command,
+    serve_command,
+    submit_command,
+    train_command,
+)
 
 # Modules that each add one or more subcommands, in the order `vcval --help` lists them.
-COMMAND_MODULES = (
-    "benchmark.cli.demo_command",
-    "benchmark.cli.data_command",
-    "benchmark.cli.train_command",
-    "benchmark.cli.score_command",
-    "benchmark.cli.run_command",
-    "benchmark.cli.ablate_command",
-    "benchmark.cli.submit_command",
-    "benchmark.cli.leaderboard_command",
-    "benchmark.cli.serve_command",
-)
+COMMAND_MODULES = (demo_command, data_command, train_command, score_command, run_command, ablate_command,
+                   submit_command, leaderboard_command, serve_command)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,8 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vcval {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in COMMAND_MODULES:
-        importlib.import_module(module_name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 
@@ -63,7 +64,3 @@ def _which_process() -> str:
 
     count = process_count()
     return f" (process {process_index() + 1} of {count})" if count > 1 else ""
-
-
-if __name__ == "__main__":
-    sys.exit(main())

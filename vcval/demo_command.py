@@ -13,13 +13,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmark.cli import arguments
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.synthetic import generate
 from benchmark.harness import RunResult, run_system
 from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import load_protocol
+from vcval import arguments
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.errors import ConfigError
 from benchmark.metrics import PRIMARY_METRIC
 from benchmark.predictions import require_predictions_file
@@ -14,6 +13,7 @@ from benchmark.tracking import default_tracking_uri, missing_local_store
 from leaderboard.entry import SubmissionInfo
 from leaderboard.runs import read_manifest, resolve_run
 from leaderboard.store import DEFAULT_STORE, SubmissionStore, SubmitResult, publish_run, submit_predictions
+from vcval.data_command import add_data_arguments, load_from_arguments
 
 
 def register(subparsers) -> None:

@@ -9,7 +9,7 @@ place of the model: checkpoints, ``best/``, ``last/`` and ``training_summary.jso
 holds another training is refused unless ``--overwrite`` (start again) or ``--resume`` with the same
 settings (recorded in ``OUT/train_settings.json``).
 
-Launched as several processes (``torchrun --nproc_per_node N -m benchmark.cli.main train ccgs ...``),
+Launched as several processes (``torchrun --nproc_per_node N -m vcval train ccgs ...``),
 training is data-parallel and inference shared out; the main process alone claims ``OUT``, writes and
 prints (:mod:`benchmark.harness.processes`).
 """
@@ -24,9 +24,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmark.cli import arguments
-from benchmark.cli.data_command import add_data_arguments, load_from_arguments
-from benchmark.cli.run_command import add_protocol_arguments
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError
 from benchmark.harness import run_system
@@ -35,6 +32,9 @@ from benchmark.harness.run_folder import RunFolderError
 from benchmark.outputs import write_json
 from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
+from vcval import arguments
+from vcval.data_command import add_data_arguments, load_from_arguments
+from vcval.run_command import add_protocol_arguments
 
 # Flags that are CCGS settings (ccgs.config.CCGSConfig fields and ccgs.catalog.CCGSRunOptions), by dest.
 _CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_mask", "max_span_pieces",

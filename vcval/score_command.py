@@ -7,8 +7,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.cli import arguments
-from benchmark.cli.data_command import add_data_arguments, data_inputs, load_from_arguments
 from benchmark.comparison import compare
 from benchmark.convert import SOURCE_FORMATS, TVR_TASKS, convert
 from benchmark.data import load_benchmark
@@ -19,6 +17,8 @@ from benchmark.outputs import check_output, is_stdout, write_json
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions, validate_predictions
 from benchmark.scoring import score, write_per_query
 from benchmark.stats import MAX_RESAMPLES, PAIRED_METHODS
+from vcval import arguments
+from vcval.data_command import add_data_arguments, data_inputs, load_from_arguments
 
 
 def _add_split_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.cli import arguments
-from benchmark.cli.data_command import add_data_arguments, load_from_arguments
 from benchmark.harness import run_system
 from benchmark.harness.settings import resolve_config
 from benchmark.metrics import HEADLINE_METRICS
 from benchmark.protocol import DEFAULT_PROTOCOL, load_protocol, named_protocols
 from benchmark.registry import available_systems
 from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder, missing_local_store, warn
+from vcval import arguments
+from vcval.data_command import add_data_arguments, load_from_arguments
 
 
 def add_protocol_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,12 +7,12 @@ import sys
 import time
 from pathlib import Path
 
-from benchmark.cli import arguments
 from benchmark.data import load_benchmark
 from benchmark.data.describe import describe, render_description
 from benchmark.data.sources import FORMATS
 from benchmark.data.synthetic import SIZES, generate
 from benchmark.outputs import check_output, is_stdout, write_json
+from vcval import arguments
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,1 +1,0 @@
-"""The ``vcval`` command line: a thin layer of argparse over library functions."""
