@@ -94,3 +94,44 @@ def test_video_without_subtitles_is_one_piece_spanning_it():
     tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
     (window,) = tokens.windows(Video("silent", 42.0))
     assert window.num_pieces == 1 and window.starts.tolist() == [0.0] and window.ends.tolist() == [42.0]
+
+
+def test_best_iou_span_beats_the_nearest_pieces_by_hand():
+    # answer [2.2, 12.5]: nearest start piece 1 (4.0 is 1.8 s away, 0.0 is 2.2), nearest end piece 2 (14.0)
+    label = span_label(STARTS, ENDS, 2.2, 12.5)
+    assert (label.start_piece, label.end_piece) == (1, 2)
+    # (1, 2) = [4, 14]: 8.5 / 11.8 = 0.720; (0, 2) = [0, 14]: 10.3 / 14 = 0.736, the best
+    assert label.target == (0, 2)
+    assert np.isclose(label.best_iou, 10.3 / 14.0)
+
+
+def test_training_examples_learn_the_best_iou_span_of_the_best_window():
+    from benchmark.records import Annotation, SplitData
+    from ccgs.training import training_examples
+
+    pieces = tuple(SubtitlePiece(float(s), float(e), "a bb ccc") for s, e in zip(STARTS, ENDS, strict=True))
+    later = tuple(SubtitlePiece(40.0 + 5 * i, 44.0 + 5 * i, "a bb ccc") for i in range(4))
+    video = Video("v", 60.0, pieces + later)
+    answer = Annotation("q1", "why is it", "v", 2.2, 12.5, 60.0)
+    split = SplitData("train", (answer,), {"v": video})
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    windows = tokens.windows(video)  # 4 pieces per window: [0, 4), [3, 7), [6, 9)
+    assert [(w.first_piece, w.num_pieces) for w in windows] == [(0, 4), (3, 4), (6, 3)]
+    (example,) = training_examples(split, tokens)
+    assert example.window.first_piece == 0 and example.target == (0, 2)  # not the nearest pieces (1, 2)
+    assert example.ious[0, 2] == example.ious.max()
+    assert [w.first_piece for w in example.answer_free] == [3, 6]  # windows sharing no time with the answer
+    assert training_examples(split, tokens, "skip") == []  # the authors drop a transcript over max_len
+
+
+def test_training_example_in_a_later_window_keeps_window_relative_targets():
+    from benchmark.records import Annotation, SplitData
+    from ccgs.training import training_examples
+
+    pieces = tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8.0, "a bb ccc") for i in range(10))
+    video = Video("v", 100.0, pieces)
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    # pieces 7 and 8 (70 .. 88) live only in the third window [6, 10): indices 1 and 2 inside it
+    split = SplitData("train", (Annotation("q", "why", "v", 70.0, 88.0, 100.0),), {"v": video})
+    (example,) = training_examples(split, tokens)
+    assert example.window.first_piece == 6 and example.target == (1, 2)

@@ -57,3 +57,21 @@ def test_ccgs_memorizes_sixteen_training_questions(mini_text_data_dir, tmp_path)
     report = score(path, sixteen, task="localization", bootstrap=0)
     assert report.metrics["loc_R1_IoU0.5"] >= 90.0, report.metrics
     assert seconds < 60
+
+
+@pytest.mark.slow
+def test_ccgs_memorizes_the_corpus_track_of_sixteen_questions(mini_text_data_dir, tmp_path):
+    """Negatives on (another question on the same window, windows of other videos in the denominator): the
+    right video comes first for most memorized questions, ranked over all 16 videos, and the span too."""
+    sixteen = _one_question_per_video(load_benchmark(mini_text_data_dir, cache_dir=tmp_path / "cache").split("train"),
+                                      16)
+    config = preset("tiny", visual=False, contrastive=True, negative_sampling="other_video", video_negatives=1,
+                    max_len=256, epochs=10, warmup_epochs=0.5, pairs_per_batch=1, head_lr=1e-2, encoder_lr=3e-3,
+                    selection_track="corpus", selection_metric="video_R1", threads=1)
+    system = CCGSSystem(config, encoder=str(tiny_encoder(mini_text_data_dir)), out_dir=tmp_path / "model")
+    system.fit(TrainingData(sixteen, sixteen))
+    predictions = system.predict(sixteen.questions, sixteen.videos, 10)
+    path = write_predictions(tmp_path / "predictions.jsonl", predictions, {"split": "train", "system": "ccgs"})
+    report = score(path, sixteen, bootstrap=0)
+    assert report.metrics["video_R1"] >= 75.0, report.metrics
+    assert report.metrics["R1_IoU0.5"] >= 60.0, report.metrics
