@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--note", default="", help="what else ran on the machine (recorded with the results)")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     data, encoder = prepare(args.work)
@@ -95,7 +96,7 @@ def main() -> None:
                 busy.wait()
     result = {"command": "python benchmarks/bench_threads.py --work WORK", "cores": usable_cores(),
               "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-              "epochs": args.epochs, "runs": runs}
+              "epochs": args.epochs, "note": args.note, "runs": runs}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
