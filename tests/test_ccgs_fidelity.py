@@ -247,3 +247,21 @@ def test_fidelity_span_head_runs_in_the_autocast_dtype_for_paper_and_in_fp32_for
         else:
             assert not torch.equal(logits, plain) and torch.allclose(logits, plain, atol=0.1)
     assert seen == {"autocast": torch.bfloat16, "fp32": torch.float32}
+
+
+def test_negative_rules_other_video_never_the_same_video_any_only_another_text(tiny_benchmark):
+    import numpy as np
+
+    from ccgs.training import negative_questions, schedule_steps
+
+    split = tiny_benchmark.split("train")
+    videos = [a.video_id for a in split.annotations]
+    same_video = 0
+    for seed in range(5):
+        other = negative_questions(split, "other_video", np.random.default_rng(seed))
+        assert all(videos[j] != videos[i] for i, j in enumerate(other))
+        anything = negative_questions(split, "any", np.random.default_rng(seed))
+        same_video += sum(videos[j] == videos[i] for i, j in enumerate(anything))
+    assert same_video > 0  # `any` keeps questions on the same video (4 per video here)
+    # two processes share the batches of an epoch: half the updates each
+    assert schedule_steps(preset("improved", epochs=1, warmup_epochs=1.0), 16, 16, processes=2) == (2, 2)

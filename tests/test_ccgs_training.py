@@ -232,7 +232,7 @@ def test_video_negatives_pair_each_question_with_windows_of_other_videos(tiny_da
         preset("tiny", video_negatives=-1)
 
 
-def _loss_case(**settings):
+def _loss_case(budget: int = 40, **settings):
     """A one-example batch through ``Trainer._loss`` with a lookup encoder, and the model to recompute it."""
     from types import MethodType, SimpleNamespace
 
@@ -247,7 +247,7 @@ def _loss_case(**settings):
     video = Video("v", 100.0, pieces)
     split = SplitData("train", (Annotation("q0", "why is it so", "v", 10.0, 28.0, 100.0),
                                 Annotation("q1", "how do you do that", "v", 70.0, 78.0, 100.0)), {"v": video})
-    tokens = SubtitleTokens(WordTokenizer(), max_len=40, window_overlap=1, max_question_tokens=6)
+    tokens = SubtitleTokens(WordTokenizer(), max_len=budget, window_overlap=1, max_question_tokens=6)
     torch.manual_seed(0)
     config = preset("tiny", inner_dim=4, visual=False, negative_sampling="any", **settings)
     model = CCGSModel(LookupEncoder(torch.randn(30, 4, generator=torch.Generator().manual_seed(0))), config)
@@ -287,3 +287,37 @@ def test_loss_puts_the_negative_question_and_an_answer_free_window_in_the_denomi
                                              rel=1e-5)
     plain, *_ = _loss_case(window_negatives=0, contrastive=False)
     assert float(plain) == pytest.approx(float(alone), rel=1e-5)
+
+
+@torch.no_grad()
+def test_loss_without_the_negative_question_still_counts_the_answer_free_window_once():
+    from ccgs.collate import collate
+
+    loss, example, model, tokens, split = _loss_case(window_negatives=1, contrastive=False)
+    target = model(collate([tokens.sequence(example.question, example.window)], pad_id=0)).logits[0][example.target]
+    k = int(np.random.default_rng(0).permutation(len(example.answer_free))[0])
+    free = _span_logits(model, tokens, example.question, example.answer_free[k])
+    valid = _span_logits(model, tokens, example.question, example.window)
+    assert float(loss) == pytest.approx(float(torch.logsumexp(torch.cat([valid, free]), 0) - target), rel=1e-5)
+
+
+@torch.no_grad()
+def test_loss_of_a_video_without_answer_free_windows_ignores_the_missing_negative():
+    # window_negatives asks for more windows than the video has: the slot is fully masked, not another row
+    missing, example, *_ = _loss_case(400, window_negatives=5)
+    assert example.answer_free == ()  # one window holds the whole transcript
+    plain, *_ = _loss_case(400, window_negatives=0)
+    assert float(missing) == pytest.approx(float(plain), rel=1e-6)
+
+
+@torch.no_grad()
+def test_loss_adds_the_weighted_iou_ranking_term():
+    from ccgs.collate import collate
+    from ccgs.losses import contrastive_span_loss, iou_ranking_loss
+
+    loss, example, model, tokens, split = _loss_case(window_negatives=0, contrastive=False, iou_rank_weight=0.5)
+    positive = model(collate([tokens.sequence(example.question, example.window)], pad_id=0)).logits
+    expected = (contrastive_span_loss(positive, torch.tensor([example.target]))
+                + 0.5 * iou_ranking_loss(positive, torch.from_numpy(example.ious)[None]))
+    assert float(loss) == pytest.approx(float(expected), rel=1e-5)
+    assert float(loss) > float(contrastive_span_loss(positive, torch.tensor([example.target]))) + 1e-3
