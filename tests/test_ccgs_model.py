@@ -214,6 +214,8 @@ def test_iou_ranking_loss_with_small_scores_and_masked_spans_equals_the_pairwise
     ious = torch.tensor([[[0.5, 0.5, 0.25, 0.0], [0.0, 1.0, 0.5, 0.25], [0.0, 0.0, 0.25, 0.75],
                           [0.0, 0.0, 0.0, 0.5]]], dtype=torch.float64)
     masked = torch.tril(torch.ones(4, 4, dtype=torch.bool), diagonal=-1)  # spans with i > j are not scored
+    masked[0, 3] = True  # nor one too long (max_span_pieces), though it overlaps the answer
+    ious[0, 0, 3] = 0.75
     scored = logits.masked_fill(masked, MASKED)
     keep = ~masked
     expected = _naive_iou_ranking(logits[0][keep], ious[0][keep])

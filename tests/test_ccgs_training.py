@@ -245,8 +245,10 @@ def _loss_case(budget: int = 40, **settings):
     pieces = tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8.0, " ".join("w" * (1 + (i * k) % 7) for k in range(3)))
                    for i in range(10))
     video = Video("v", 100.0, pieces)
+    other = Video("w", 30.0, tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8.0, "ww w www") for i in range(3)))
     split = SplitData("train", (Annotation("q0", "why is it so", "v", 10.0, 28.0, 100.0),
-                                Annotation("q1", "how do you do that", "v", 70.0, 78.0, 100.0)), {"v": video})
+                                Annotation("q1", "how do you do that", "v", 70.0, 78.0, 100.0)),
+                      {"v": video, "w": other})
     tokens = SubtitleTokens(WordTokenizer(), max_len=budget, window_overlap=1, max_question_tokens=6)
     torch.manual_seed(0)
     config = preset("tiny", inner_dim=4, visual=False, negative_sampling="any", **settings)
@@ -321,3 +323,10 @@ def test_loss_adds_the_weighted_iou_ranking_term():
                 + 0.5 * iou_ranking_loss(positive, torch.from_numpy(example.ious)[None]))
     assert float(loss) == pytest.approx(float(expected), rel=1e-5)
     assert float(loss) > float(contrastive_span_loss(positive, torch.tensor([example.target]))) + 1e-3
+
+
+@torch.no_grad()
+def test_loss_counts_windows_of_other_videos_with_video_negatives():
+    without, example, model, tokens, split = _loss_case(window_negatives=0)
+    with_other, *_ = _loss_case(window_negatives=0, video_negatives=1)
+    assert float(with_other) > float(without) + 1e-4  # the other video's spans join the denominator
