@@ -75,6 +75,18 @@ def test_bf16_autocast_inference_ranks_like_fp32(tiny_data_dir, tiny_benchmark):
         assert [c.score for c in b] == pytest.approx([c.score for c in a], abs=0.05)  # bf16: ~3 digits
 
 
+@pytest.fixture
+def fresh_accelerate_state():
+    """accelerate keeps one mixed precision per process: another one needs its state reset, before the
+    bf16 training and after it (so that the suite's other trainings run in full precision again)."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state()
+    yield
+    AcceleratorState._reset_state()
+
+
+@pytest.mark.usefixtures("fresh_accelerate_state")
 @pytest.mark.parametrize("head", ["fp32", "autocast"])
 def test_bf16_autocast_training_runs_and_updates_the_model_on_cpu(tiny_data_dir, tiny_benchmark, tmp_path, monkeypatch, head):
     from benchmark.systems import TrainingData
