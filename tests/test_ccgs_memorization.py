@@ -41,7 +41,7 @@ def test_ccgs_memorizes_sixteen_training_questions(mini_text_data_dir, tmp_path)
     assert label_ceiling(sixteen).share_at(0.5) == 1.0  # every answer is reachable from piece boundaries
     config = preset("tiny", visual=False, contrastive=False, max_len=256, epochs=10, warmup_epochs=0.5,
                     pairs_per_batch=1, head_lr=1e-2, encoder_lr=3e-3, selection_track="localization",
-                    selection_metric="loc_R1_IoU0.5")
+                    selection_metric="loc_R1_IoU0.5", threads=1)
     system = CCGSSystem(config, encoder=str(tiny_encoder(mini_text_data_dir)), out_dir=tmp_path / "model")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # CPU seconds count no spinning threads on a busy machine

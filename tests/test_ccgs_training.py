@@ -21,7 +21,7 @@ from ccgs.config import CCGSConfig, preset
 from ccgs.system import CCGSSystem
 from tests.ccgs_support import tiny_encoder
 
-SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2)
+SMALL = dict(max_len=128, max_train_examples=16, max_val_questions=4, epochs=2, threads=1)  # bit-equal reruns
 
 
 def _data(benchmark) -> TrainingData:
