@@ -13,6 +13,9 @@ from ccgs.model import CCGSModel
 
 CONFIG_FILE = "ccgs_config.json"
 WEIGHTS_FILE = "model.safetensors"
+SAVED_BEFORE_SETTINGS = {"optimizer": "torch", "schedule_length": "trained_questions", "clip_resampling": "every_clip",
+                         "span_head_precision": "fp32"}
+"""What a model saved before these settings existed was trained with (their defaults are now the authors')."""
 
 
 def save_trained(folder: Path, model: CCGSModel, config: CCGSConfig,
@@ -34,8 +37,8 @@ def load_trained(folder: str | Path, device: str = "cpu"):
     if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
         raise ConfigError(f"{folder} is not a trained CCGS model (expected {CONFIG_FILE} and {WEIGHTS_FILE}; "
                           "pass the 'best' folder of a training run)")
-    config = CCGSConfig.from_dict(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")),
-                                  where=str(folder / CONFIG_FILE))
+    saved = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+    config = CCGSConfig.from_dict({**SAVED_BEFORE_SETTINGS, **saved}, where=str(folder / CONFIG_FILE))
     tokenizer = AutoTokenizer.from_pretrained(folder / "encoder")
     encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder / "encoder"))
     model = CCGSModel(encoder, config)

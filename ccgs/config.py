@@ -14,13 +14,17 @@ from typing import Any, ClassVar, Literal, get_args
 from benchmark.errors import ConfigError
 from benchmark.options import read_options
 
-NegativeSampling = Literal["any", "other_video"]
+NegativeSampling = Literal["uniform", "any", "other_video"]
 MixedPrecision = Literal["auto", "no", "bf16", "fp16"]
 SelectionTrack = Literal["corpus", "localization"]
 ParameterGroups = Literal["encoder_module", "name_contains_encoder"]
 LongTrainingPairs = Literal["window", "skip"]
 InvertedSpans = Literal["by_time", "by_index"]
 Fusion = Literal["authors", "temporal", "none"]
+Optimizer = Literal["transformers_v4", "torch"]
+ClipResampling = Literal["authors", "every_clip"]
+SpanHeadPrecision = Literal["autocast", "fp32"]
+ScheduleLength = Literal["every_question", "trained_questions"]
 NEGATIVE_SAMPLING = get_args(NegativeSampling)
 MIXED_PRECISION = get_args(MixedPrecision)
 SELECTION_TRACKS = get_args(SelectionTrack)
@@ -28,6 +32,10 @@ PARAMETER_GROUPS = get_args(ParameterGroups)
 LONG_TRAINING_PAIRS = get_args(LongTrainingPairs)
 INVERTED_SPANS = get_args(InvertedSpans)
 FUSIONS = get_args(Fusion)
+OPTIMIZERS = get_args(Optimizer)
+CLIP_RESAMPLINGS = get_args(ClipResampling)
+SPAN_HEAD_PRECISIONS = get_args(SpanHeadPrecision)
+SCHEDULE_LENGTHS = get_args(ScheduleLength)
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,10 @@ class CCGSConfig:
     max_clips: int | None = None
     """L, the clips the features are resampled to; ``None`` means the encoder's hidden size, which the
     ``authors`` fusion requires (the highlight vector of length L is added to hidden states of that size)."""
+    clip_resampling: ClipResampling = "authors"
+    """How a video with more clips than L is averaged into L bins: ``every_clip`` (ours: the last bin ends
+    with the video's final clip) or ``authors`` (VSLNet's ``visual_feature_sampling``, whose bin edges are
+    capped at the last clip's index, so the last bin leaves out the final clip)."""
     dropout: float = 0.1
     # --- span head -------------------------------------------------------------------------------------
     inner_dim: int = 768
@@ -86,8 +98,10 @@ class CCGSConfig:
     # --- losses ----------------------------------------------------------------------------------------
     contrastive: bool = True
     """Pair each positive with a negative question on the same video (``--no-contrastive``: none)."""
-    negative_sampling: NegativeSampling = "any"
-    """``any``: a random other training question (the authors' code); ``other_video``: one whose answer
+    negative_sampling: NegativeSampling = "uniform"
+    """``uniform``: any training question, the positive itself included (the authors' code draws one at
+    random, so the negative is now and then the positive and its spans appear twice in the denominator);
+    ``any``: any question with another text (drawn again on a clash); ``other_video``: one whose answer
     lies in another video, so the negative is never a question the video actually answers."""
     window_negatives: int = 0
     """Answer-free windows of the question's own video whose spans join the cross-entropy's denominator, so
@@ -110,13 +124,34 @@ class CCGSConfig:
     """Which parameters train at ``encoder_lr``: ``name_contains_encoder``, the authors' rule (an encoder
     parameter whose own name contains "encoder", so the embeddings train at ``head_lr``), or
     ``encoder_module`` (every encoder parameter)."""
+    optimizer: Optimizer = "transformers_v4"
+    """The AdamW update rule. ``transformers_v4``: transformers 4.x ``AdamW`` (the authors'), which adds
+    ``adam_eps`` to sqrt(v) before the bias correction (an effective eps of eps / sqrt(1 - 0.999^t):
+    3.2e-5 at step 1 for eps 1e-6) and decays the weights after the update; ``torch``:
+    ``torch.optim.AdamW`` (eps after the bias correction, decay before the update)."""
     adam_eps: float = 1e-6
     weight_decay: float = 1e-6
     warmup_epochs: float = 1.0
+    schedule_length: ScheduleLength = "every_question"
+    """What the warm-up and the cosine schedule count as an epoch's examples: ``every_question`` of the
+    training split (the authors': their loader holds every question and skips long ones inside the loop,
+    so the schedule runs longer than the updates made), or the ``trained_questions`` (after
+    ``long_training_pairs`` and ``max_train_examples``), so that the schedule ends with the last update."""
     max_grad_norm: float | None = None
     mixed_precision: MixedPrecision = "fp16"
     """``fp16``: fp16 autocast with a gradient scaler on a GPU (the authors), full precision on a CPU;
     ``auto``: bf16 on a GPU or CPU with native bf16 (AVX512-BF16 / AMX), full precision elsewhere."""
+    span_head_precision: SpanHeadPrecision = "autocast"
+    """Under mixed precision: the span head (projection and q . k) runs in the autocast dtype
+    (``autocast``, the authors', whose whole forward pass is under fp16 ``autocast()``) or in ``fp32``
+    (ours: logits of n^2 spans compared in one softmax keep their resolution)."""
+    autocast_inference: bool = False
+    """Inference (validation and test) under the training's autocast dtype (ours, faster on a GPU), or in
+    full precision (``False``: the authors' ``test_model`` runs without autocast)."""
+    threads: int | None = None
+    """CPU threads of this process (``None``: chosen by :func:`ccgs.threads.choose_threads`: the
+    environment's ``OMP_NUM_THREADS`` when set, else the cores this process may use less those other
+    processes keep busy). Changes speed only."""
     seed: int = 42
     long_training_pairs: LongTrainingPairs = "skip"
     """A training question whose transcript needs more than one window: ``skip`` it, as the authors drop
@@ -167,7 +202,9 @@ class CCGSConfig:
         if self.selection_track not in SELECTION_TRACKS:
             raise ConfigError(f"selection_track must be one of {SELECTION_TRACKS}, got '{self.selection_track}'")
         for name, choices in (("parameter_groups", PARAMETER_GROUPS), ("long_training_pairs", LONG_TRAINING_PAIRS),
-                              ("inverted_spans", INVERTED_SPANS), ("fusion", FUSIONS)):
+                              ("inverted_spans", INVERTED_SPANS), ("fusion", FUSIONS), ("optimizer", OPTIMIZERS),
+                              ("clip_resampling", CLIP_RESAMPLINGS), ("span_head_precision", SPAN_HEAD_PRECISIONS),
+                              ("schedule_length", SCHEDULE_LENGTHS)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name} must be one of {choices}, got '{getattr(self, name)}'")
         for name in ("window_negatives", "video_negatives"):
@@ -192,7 +229,7 @@ class CCGSConfig:
             raise ConfigError("video_fusion_weights must lie in [0, 1] and include 0 (the retriever's order), "
                               f"got {list(self.video_fusion_weights)}")
         for name in ("max_span_pieces", "max_train_examples", "max_val_questions", "top_k_videos", "max_clips",
-                     "spans_per_video", "checkpoint_every_batches"):
+                     "spans_per_video", "checkpoint_every_batches", "threads"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be at least 1 or unset, got {value}")
@@ -231,11 +268,17 @@ _IMPROVEMENTS: dict[str, Any] = dict(
     long_training_pairs="window",
     deduplicate_spans=True,
     inverted_spans="by_index",
+    optimizer="torch",
+    clip_resampling="every_clip",
+    span_head_precision="fp32",
+    autocast_inference=True,
+    schedule_length="trained_questions",
 )
 
 PRESETS: dict[str, CCGSConfig] = {
     # The authors' code as run.sh runs it: batch 1 with accumulation, all n x n spans scored, a plain q . k
-    # span logit, any question as the negative, their parameter groups, fp16 on a GPU, seed 42.
+    # span logit, any question as the negative (itself included), their parameter groups, transformers v4
+    # AdamW, fp16 autocast on a GPU for training (span head included) and fp32 inference, seed 42.
     "paper": CCGSConfig(),
     # The dense prior and the video fusion (issue 22) won their paired ablations on synthetic mini
     # (docs/ccgs.md, "The dense span prior and the video fusion"); tiny leaves them off, so that the tests keep

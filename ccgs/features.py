@@ -16,8 +16,9 @@ class ClipFeatures:
     """``get(video)`` -> (clips <= L, dim) float32, or None for a video without a feature file (its
     highlight vector is then all zero, so fusion leaves its markers unchanged)."""
 
-    def __init__(self, num_clips: int) -> None:
+    def __init__(self, num_clips: int, resampling: str = "every_clip") -> None:
         self.num_clips = num_clips
+        self.last_clip = resampling == "every_clip"  # ``authors``: the last bin leaves out the final clip
         self.missing: set[str] = set()
 
     def get(self, video: Video) -> np.ndarray | None:
@@ -26,5 +27,5 @@ class ClipFeatures:
                 self.missing.add(video.video_id)
                 log.warning("video %s has no features: its visual branch input is empty", video.video_id)
             return None
-        # load_clip_features keeps the resampled array per (path, clips): no second cache here.
-        return load_clip_features(video.feature_path, self.num_clips)
+        # load_clip_features keeps the resampled array per (path, clips, last_clip): no second cache here.
+        return load_clip_features(video.feature_path, self.num_clips, self.last_clip)

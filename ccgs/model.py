@@ -8,6 +8,7 @@ in its batch (tests pin this to 1e-5 in fp32).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -265,13 +266,15 @@ class CCGSModel(nn.Module):
     def _span_logits(self, markers: torch.Tensor, marker_mask: torch.Tensor,
                      extra: torch.Tensor | None = None) -> torch.Tensor:
         """The span head's (B, n, n) logits, plus ``extra`` (the temporal fusion's and the dense prior's
-        terms), masked."""
-        with torch.autocast(device_type=markers.device.type, enabled=False):
-            projected = self.span_projection(markers.float())
+        terms), masked. ``span_head_precision``: ``fp32`` turns autocast off (ours); ``autocast`` runs the
+        head in the autocast dtype, as the authors' fp16 run."""
+        fp32 = self.config.span_head_precision == "fp32"
+        with torch.autocast(device_type=markers.device.type, enabled=False) if fp32 else contextlib.nullcontext():
+            projected = self.span_projection(markers.float() if fp32 else markers)
             query, key = projected.split(self.config.inner_dim, dim=-1)
             if self.config.rotary:
                 query, key = rotary(query), rotary(key)
-            logits = query @ key.transpose(1, 2)  # (B, M, M): marker m starts, marker n ends
+            logits = (query @ key.transpose(1, 2)).float()  # (B, M, M): marker m starts, marker n ends
             logits = logits[:, :-1, 1:]
             if extra is not None:
                 logits = logits + extra

@@ -3,7 +3,9 @@
 ``auto`` picks bf16 autocast wherever the hardware computes bf16 natively (a CUDA GPU that supports it, or
 a CPU with AVX512-BF16 / AMX, where a 2048² matmul runs about 2x faster than fp32 on 2 threads), and full
 precision elsewhere. ``fp16`` (the authors' autocast with a gradient scaler) exists on GPUs only; a CPU
-run falls back to full precision.
+run falls back to full precision. Inference uses the training's autocast dtype when
+``autocast_inference`` is on (``improved``) and full precision otherwise (``paper``, as the authors); the
+span head runs in fp32 under autocast unless ``span_head_precision`` is ``autocast`` (``paper``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ def resolve_precision(setting: str, device_type: str) -> str:
     return setting
 
 
-def autocast_dtype(setting: str, device_type: str) -> torch.dtype | None:
-    """The autocast dtype of inference (``None``: full precision)."""
+def autocast_dtype(setting: str, device_type: str, inference: bool = True) -> torch.dtype | None:
+    """The autocast dtype of inference (``None``: full precision): the training's, unless ``inference`` is
+    false (``autocast_inference`` off: the authors' ``test_model`` runs in full precision)."""
+    if not inference:
+        return None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(resolve_precision(setting, device_type))

@@ -38,6 +38,7 @@ from ccgs.features import ClipFeatures
 from ccgs.inference import SpanScorer
 from ccgs.model import CCGSModel
 from ccgs.precision import autocast_dtype
+from ccgs.threads import ThreadGovernor
 from ccgs.training import Trainer, TrainingState
 from ccgs.video_fusion import choose_weight, fuse_videos
 
@@ -79,6 +80,7 @@ class CCGSSystem:
         if self.retriever is not None:
             self.retriever.fit(data)
         if self.checkpoint is not None:
+            ThreadGovernor(self.config.threads)
             self._load(self.checkpoint)
             self._choose_video_weight(data.validation)
             return
@@ -249,15 +251,16 @@ class CCGSSystem:
                                      video_fusion=self.config.video_fusion,
                                      video_fusion_weights=self.config.video_fusion_weights,
                                      selection_metric=self.config.selection_metric,
-                                     max_val_questions=self.config.max_val_questions)
+                                     max_val_questions=self.config.max_val_questions,
+                                     autocast_inference=self.config.autocast_inference, threads=self.config.threads)
         self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
 
     def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:
         limit = max_positions(encoder)
         max_len = min(config.max_len, limit) if limit else config.max_len
         tokens = SubtitleTokens(tokenizer, max_len, config.window_overlap, config.max_question_tokens)
-        features = ClipFeatures(model.clips) if config.visual else None
-        autocast = autocast_dtype(config.mixed_precision, self.device.type)
+        features = ClipFeatures(model.clips, config.clip_resampling) if config.visual else None
+        autocast = autocast_dtype(config.mixed_precision, self.device.type, config.autocast_inference)
         return SpanScorer(model.to(self.device), tokens, features, self.device, config.batch_tokens, autocast,
                           config.spans_per_video, config.deduplicate_spans, config.inverted_spans)
 

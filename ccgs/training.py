@@ -35,7 +35,9 @@ from ccgs.encoding import SubtitleTokens, Window
 from ccgs.labels import clip_labels, span_iou_matrix, span_label
 from ccgs.losses import contrastive_span_loss, highlight_loss, iou_ranking_loss
 from ccgs.model import MASKED, CCGSModel
+from ccgs.optimizer import make_optimizer
 from ccgs.precision import resolve_precision
+from ccgs.threads import ThreadGovernor
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,8 @@ class EpochRecord:
     seconds: float
     samples_per_second: float
     validation: float | None = None
+    threads: int | None = None
+    """CPU threads the epoch ran with (ccgs.threads)."""
 
 
 @dataclass
@@ -126,12 +130,26 @@ def _overlaps(window: Window, start: float, end: float) -> bool:
     return bool(np.any((window.ends > start) & (window.starts < end)))
 
 
+def schedule_steps(config: CCGSConfig, trained: int, questions: int, processes: int = 1) -> tuple[int, int]:
+    """(warm-up, total) optimizer updates of the cosine schedule for ``trained`` examples an epoch, out of
+    the split's ``questions``: ``schedule_length`` says which count is an epoch (``every_question``, the
+    authors', counts the questions skipped as too long; a ``max_train_examples`` subset caps both)."""
+    if config.schedule_length == "every_question":
+        trained = questions if config.max_train_examples is None else min(questions, config.max_train_examples)
+    batches_per_epoch = math.ceil(trained / (config.pairs_per_batch * processes))
+    updates_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
+    return int(config.warmup_epochs * updates_per_epoch), config.epochs * updates_per_epoch
+
+
 def negative_questions(split: SplitData, rule: str, rng: np.random.Generator) -> np.ndarray:
-    """For each question, the index of a negative: any other question (``any``) or one on another video."""
+    """For each question, the index of a negative: any question, itself included (``uniform``, the
+    authors'), any question with another text (``any``) or one on another video (``other_video``)."""
     count = len(split.annotations)
     videos = np.array([a.video_id for a in split.annotations])
     texts = np.array([a.text for a in split.annotations])
     chosen = rng.integers(0, count, size=count)
+    if rule == "uniform":
+        return chosen
     for _ in range(100):  # resample clashes; a handful of rounds settles all but degenerate splits
         clash = (texts[chosen] == texts) if rule == "any" else (videos[chosen] == videos)
         if not clash.any():
@@ -166,21 +184,22 @@ class Trainer:
             examples = [examples[i] for i in subset]
         if not examples:
             raise ConfigError("no training questions")
-        batches_per_epoch = math.ceil(len(examples) / (config.pairs_per_batch * accelerator.num_processes))
-        updates_per_epoch = math.ceil(batches_per_epoch / config.grad_accum)
-        optimizer = torch.optim.AdamW(parameter_groups(self.model, config), weight_decay=config.weight_decay,
-                                      eps=config.adam_eps)
+        threads = ThreadGovernor(config.threads)
+        optimizer = make_optimizer(parameter_groups(self.model, config), config)
         from transformers import get_cosine_schedule_with_warmup
 
-        scheduler = get_cosine_schedule_with_warmup(optimizer, int(config.warmup_epochs * updates_per_epoch),
-                                                    config.epochs * updates_per_epoch)
+        warmup, total = schedule_steps(config, len(examples), len(data.train.annotations), accelerator.num_processes)
+        scheduler = get_cosine_schedule_with_warmup(optimizer, warmup, total)
         model, optimizer = accelerator.prepare(self.model, optimizer)
         accelerator.register_for_checkpointing(scheduler)
         state = TrainingState()
         if resume:
             state = self._resume(state)
         for epoch in range(state.epochs_done, config.epochs):
+            if epoch > state.epochs_done:
+                threads.update()  # other processes measured over the last epoch
             record = self._epoch(epoch, model, optimizer, scheduler, examples, data.train, progress, state)
+            record.threads = threads.threads
             if evaluate is not None:  # on every process: inference is shared out (ccgs.distributed)
                 record.validation = float(evaluate(data.validation))
                 log.info("epoch %d: validation %s = %.2f", epoch + 1, config.selection_metric, record.validation)

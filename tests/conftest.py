@@ -21,17 +21,30 @@ _SUITE_TMP: Path | None = None
 _PYTEST_OWN = ("pytest-of-", "torchinductor_")
 
 
+_BEFORE: tuple[str | None, str | None] = (None, None)
+"""``tempfile.tempdir`` and ``TMPDIR`` before the session, restored after it (a tool such as mutmut runs
+pytest several times in one process)."""
+
+
 def pytest_configure(config):
-    global _SUITE_TMP
+    global _SUITE_TMP, _BEFORE
     if _SUITE_TMP is None and not hasattr(config, "workerinput"):
+        _BEFORE = (tempfile.tempdir, os.environ.get("TMPDIR"))
         _SUITE_TMP = Path(tempfile.mkdtemp(prefix="vcval-tests-"))
         tempfile.tempdir = str(_SUITE_TMP)
         os.environ["TMPDIR"] = str(_SUITE_TMP)
 
 
 def pytest_unconfigure(config):
+    global _SUITE_TMP
     if _SUITE_TMP is not None:
         shutil.rmtree(_SUITE_TMP, ignore_errors=True)
+        _SUITE_TMP = None
+        tempfile.tempdir = _BEFORE[0]
+        if _BEFORE[1] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = _BEFORE[1]
 
 
 def _leftovers() -> set[str]:

@@ -94,3 +94,95 @@ def test_video_without_subtitles_is_one_piece_spanning_it():
     tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
     (window,) = tokens.windows(Video("silent", 42.0))
     assert window.num_pieces == 1 and window.starts.tolist() == [0.0] and window.ends.tolist() == [42.0]
+
+
+def test_best_iou_span_beats_the_nearest_pieces_by_hand():
+    # answer [2.2, 12.5]: nearest start piece 1 (4.0 is 1.8 s away, 0.0 is 2.2), nearest end piece 2 (14.0)
+    label = span_label(STARTS, ENDS, 2.2, 12.5)
+    assert (label.start_piece, label.end_piece) == (1, 2)
+    # (1, 2) = [4, 14]: 8.5 / 11.8 = 0.720; (0, 2) = [0, 14]: 10.3 / 14 = 0.736, the best
+    assert label.target == (0, 2)
+    assert np.isclose(label.best_iou, 10.3 / 14.0)
+
+
+def test_training_examples_learn_the_best_iou_span_of_the_best_window():
+    from benchmark.records import Annotation, SplitData
+    from ccgs.training import training_examples
+
+    pieces = tuple(SubtitlePiece(float(s), float(e), "a bb ccc") for s, e in zip(STARTS, ENDS, strict=True))
+    later = tuple(SubtitlePiece(40.0 + 5 * i, 44.0 + 5 * i, "a bb ccc") for i in range(4))
+    video = Video("v", 60.0, pieces + later)
+    answer = Annotation("q1", "why is it", "v", 2.2, 12.5, 60.0)
+    split = SplitData("train", (answer,), {"v": video})
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    windows = tokens.windows(video)  # 4 pieces per window: [0, 4), [3, 7), [6, 9)
+    assert [(w.first_piece, w.num_pieces) for w in windows] == [(0, 4), (3, 4), (6, 3)]
+    (example,) = training_examples(split, tokens)
+    assert example.window.first_piece == 0 and example.target == (0, 2)  # not the nearest pieces (1, 2)
+    assert example.ious[0, 2] == example.ious.max()
+    assert [w.first_piece for w in example.answer_free] == [3, 6]  # windows sharing no time with the answer
+    assert training_examples(split, tokens, "skip") == []  # the authors drop a transcript over max_len
+
+
+def test_training_example_in_a_later_window_keeps_window_relative_targets():
+    from benchmark.records import Annotation, SplitData
+    from ccgs.training import training_examples
+
+    pieces = tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8.0, "a bb ccc") for i in range(10))
+    video = Video("v", 100.0, pieces)
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    # pieces 7 and 8 (70 .. 88) live only in the third window [6, 10): indices 1 and 2 inside it
+    split = SplitData("train", (Annotation("q", "why", "v", 70.0, 88.0, 100.0),), {"v": video})
+    (example,) = training_examples(split, tokens)
+    assert example.window.first_piece == 6 and example.target == (1, 2)
+
+
+def test_clip_labels_touching_clips_do_not_overlap_and_are_float32():
+    # 10 clips of 10 s; the answer [30, 40) is clip 3 exactly: clip 2 ends where it starts, clip 4 starts where
+    # it ends, and neither overlaps
+    labels = clip_labels(num_clips=10, length=10, duration=100.0, answer_start=30.0, answer_end=40.0)
+    assert labels.tolist() == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0] and labels.dtype == np.float32
+    assert clip_labels(num_clips=1, length=2, duration=0.5, answer_start=0.1, answer_end=0.2).tolist() == [1, 0]
+    assert clip_labels(num_clips=0, length=2, duration=10.0, answer_start=1.0, answer_end=2.0).tolist() == [0, 0]
+
+
+def _split(video: Video, *answers: tuple[float, float]):
+    from benchmark.records import Annotation, SplitData
+
+    return SplitData("train", tuple(Annotation(f"q{k}", "why is it", video.video_id, s, e, video.duration)
+                                    for k, (s, e) in enumerate(answers)), {video.video_id: video})
+
+
+def test_skipping_long_transcripts_keeps_every_single_window_question(caplog):
+    import logging
+
+    from benchmark.records import SplitData
+    from ccgs.training import training_examples
+
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=24, window_overlap=1, max_question_tokens=4)
+    long = Video("long", 60.0, tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8, "a bb ccc") for i in range(5)))
+    short = Video("short", 40.0, tuple(SubtitlePiece(10.0 * i, 10.0 * i + 8, "a bb ccc") for i in range(3)))
+    assert len(tokens.windows(long)) == 2 and len(tokens.windows(short)) == 1
+    a, b = _split(long, (0.0, 18.0)), _split(short, (10.0, 18.0))
+    split = SplitData("train", a.annotations + b.annotations, {"long": long, "short": short})
+    with caplog.at_level(logging.INFO, logger="ccgs.training"):
+        kept = training_examples(split, tokens, "skip")
+    assert [e.annotation_index for e in kept] == [1] and kept[0].target == (1, 1)  # the 2-window question skipped
+    assert "2 training questions, 1 of them on a windowed transcript (skipped)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ccgs.training"):
+        assert [e.annotation_index for e in training_examples(split, tokens)] == [0, 1]
+    assert "1 of them on a windowed transcript (trained on their best window)" in caplog.text
+
+
+def test_training_targets_respect_the_longest_scored_span_and_keep_the_iou_matrix():
+    from ccgs.training import training_examples
+
+    tokens = SubtitleTokens(_WordTokenizer(), max_len=60, window_overlap=1, max_question_tokens=4)
+    video = Video("v", 30.0, tuple(SubtitlePiece(float(s), float(e), "a") for s, e in zip(STARTS, ENDS, strict=True)))
+    (whole,) = training_examples(_split(video, (0.0, 30.0)), tokens)
+    assert whole.target == (0, 4)
+    (capped,) = training_examples(_split(video, (0.0, 30.0)), tokens, max_span_pieces=2)
+    assert capped.target == (3, 4)  # the 2-piece span covering most of the answer
+    assert capped.ious.dtype == np.float32
+    np.testing.assert_array_equal(capped.ious, span_iou_matrix(STARTS, ENDS, 0.0, 30.0).astype(np.float32))

@@ -205,3 +205,18 @@ def test_contrastive_loss_is_cross_entropy_over_positive_and_negative_spans():
     torch.testing.assert_close(contrastive_span_loss(positive, target, negative), expected)
     alone = -(1.0 - torch.logsumexp(torch.tensor([2.0, 1.0, 0.5]), 0))
     torch.testing.assert_close(contrastive_span_loss(positive, target), alone)
+
+
+def test_iou_ranking_loss_with_small_scores_and_masked_spans_equals_the_pairwise_formula():
+    # small logits keep exp(20 (s_a - s_b)) near 1, so the formula's 1 + ... term and each pair count
+    generator = torch.Generator().manual_seed(2)
+    logits = torch.randn(1, 4, 4, generator=generator, dtype=torch.float64) * 0.02
+    ious = torch.tensor([[[0.5, 0.5, 0.25, 0.0], [0.0, 1.0, 0.5, 0.25], [0.0, 0.0, 0.25, 0.75],
+                          [0.0, 0.0, 0.0, 0.5]]], dtype=torch.float64)
+    masked = torch.tril(torch.ones(4, 4, dtype=torch.bool), diagonal=-1)  # spans with i > j are not scored
+    masked[0, 3] = True  # nor one too long (max_span_pieces), though it overlaps the answer
+    ious[0, 0, 3] = 0.75
+    scored = logits.masked_fill(masked, MASKED)
+    keep = ~masked
+    expected = _naive_iou_ranking(logits[0][keep], ious[0][keep])
+    torch.testing.assert_close(iou_ranking_loss(scored, ious), expected)

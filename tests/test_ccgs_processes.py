@@ -75,7 +75,8 @@ def test_two_cpu_processes_train_half_the_steps_each_and_end_as_one_process(tiny
     encoder = str(tiny_encoder(tiny_data_dir))
     data = ["--data-dir", str(tiny_data_dir), "--encoder", encoder]
     torch.set_num_threads(1)
-    assert main(["train", "ccgs", *data, "--out", str(tmp_path / "one"), "--grad-accum", "2", "--quiet", *TRAIN]) == 0
+    assert main(["train", "ccgs", *data, "--out", str(tmp_path / "one"), "--grad-accum", "2", "--quiet", "--threads", "1",
+                 *TRAIN]) == 0
 
     started, cpu_started = time.perf_counter(), _children_cpu_seconds()
     done = _torchrun(["-m", "vcval", "train", "ccgs", *data, "--out", str(tmp_path / "two"), *TRAIN],

@@ -42,7 +42,7 @@ _CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_ma
                      "pairs_per_batch", "grad_accum", "max_len", "window_overlap", "encoder_lr", "head_lr",
                      "weight_decay", "warmup_epochs", "max_train_examples", "max_val_questions",
                      "batch_tokens", "inner_dim", "mixed_precision", "selection_metric", "selection_track",
-                     "retriever", "top_k_videos", "spans_per_video")
+                     "retriever", "top_k_videos", "spans_per_video", "threads")
 # Flags that are protocol settings (they change the recorded protocol and its hash), by dest.
 _PROTOCOL_ARGUMENTS = {"corpus": "corpus", "max_candidates": "max_candidates", "bootstrap": "bootstrap",
                        "max_eval_questions": "max_questions"}
@@ -102,7 +102,7 @@ def register(subparsers) -> None:
     flags.add_argument("--valid-span-mask", dest="valid_span_mask", action="store_true", default=None)
     flags.add_argument("--no-valid-span-mask", dest="valid_span_mask", action="store_false", default=None)
     flags.add_argument("--max-span-pieces", type=int, default=None)
-    flags.add_argument("--negative-sampling", choices=("any", "other_video"), default=None)
+    flags.add_argument("--negative-sampling", choices=("uniform", "any", "other_video"), default=None)
     flags.add_argument("--ce-weight", type=float, default=None)
     flags.add_argument("--iou-rank-weight", type=float, default=None)
     flags.add_argument("--highlight-weight", type=float, default=None)
@@ -114,6 +114,9 @@ def register(subparsers) -> None:
         training.add_argument(f"--{name}", type=kind, default=None)
     training.add_argument("--seed", type=arguments.seed, default=None, help="run seed (default: the protocol's first seed)")
     training.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None)
+    training.add_argument("--threads", type=int, default=None,
+                          help="CPU threads (default: OMP_NUM_THREADS when set, else the usable cores less those "
+                               "other processes keep busy, chosen again every epoch; docs/ccgs.md)")
     training.add_argument("--selection-metric", default=None,
                           help="metric to select the epoch on (default: the protocol's, R1_mIoU)")
     training.add_argument("--selection-track", choices=("corpus", "localization"), default=None)
@@ -166,7 +169,9 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     config = ccgs_config(args)
     ccgs_system(config)  # every setting cast and checked before the data is read
     benchmark = load_from_arguments(args)
-    flags = {key: value for key, value in config.items() if key not in ("encoder", "out_dir", "resume", "preset")}
+    # threads change the speed only: a training may resume with another count
+    flags = {key: value for key, value in config.items()
+             if key not in ("encoder", "out_dir", "resume", "preset", "threads")}
     if is_main_process():
         _claim_out_folder(args.out, {"encoder": args.encoder, "preset": args.preset, "data_fingerprint":
                                      benchmark.fingerprint, "config": flags}, resume=args.resume,

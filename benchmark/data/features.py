@@ -10,18 +10,21 @@ import numpy as np
 from benchmark.errors import DataError
 
 
-def resample_clips(features: np.ndarray, max_clips: int) -> np.ndarray:
+def resample_clips(features: np.ndarray, max_clips: int, last_clip: bool = True) -> np.ndarray:
     """Average consecutive clips into ``max_clips`` bins when there are more clips than that.
 
     Bin ``i`` covers clips ``round(i * n / max_clips)`` up to ``round((i + 1) * n / max_clips)``; an
-    empty bin takes the single clip at its start. The result is float32.
+    empty bin takes the single clip at its start. The result is float32. Without ``last_clip``, every
+    bin edge is capped at ``n - 1``, as VSLNet's ``visual_feature_sampling`` (the CCGS authors' code), so
+    the last bin leaves out the final clip.
     """
     num_clips = features.shape[0]
     if num_clips <= max_clips:
         return np.asarray(features, dtype=np.float32)
     bounds = np.round(np.arange(max_clips + 1) * num_clips / max_clips).astype(np.int64)
     bounds = np.minimum(bounds, num_clips - 1)
-    bounds[-1] = num_clips
+    if last_clip:
+        bounds[-1] = num_clips
     starts, ends = bounds[:-1], np.maximum(bounds[1:], bounds[:-1] + 1)
     cumulative = np.concatenate([np.zeros((1, features.shape[1])), np.cumsum(features, axis=0, dtype=np.float64)])
     sums = cumulative[ends] - cumulative[starts]
@@ -36,8 +39,9 @@ def clip_bounds(count: int, duration: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @lru_cache(maxsize=4096)
-def load_clip_features(path: str, max_clips: int) -> np.ndarray:
-    """Features of one video, resampled to at most ``max_clips`` clips (cached per path and size)."""
+def load_clip_features(path: str, max_clips: int, last_clip: bool = True) -> np.ndarray:
+    """Features of one video, resampled to at most ``max_clips`` clips (cached per path, size and
+    ``last_clip``, see :func:`resample_clips`)."""
     try:
         array = np.load(path, mmap_mode="r")
     except (OSError, ValueError) as error:
@@ -45,7 +49,7 @@ def load_clip_features(path: str, max_clips: int) -> np.ndarray:
     if array.ndim != 2:
         raise DataError(f"expected video features of shape (clips, dim), got {array.shape}", path=path,
                         field="shape")
-    features = resample_clips(array, max_clips)
+    features = resample_clips(array, max_clips, last_clip)
     if not np.isfinite(features).all():
         raise DataError("video features contain NaN or infinite values", path=path)
     return features
