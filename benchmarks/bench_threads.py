@@ -36,7 +36,7 @@ BUSY = [sys.executable, "-c", "import time\nend = time.time() + 900\nwhile time.
 def prepare(work: Path) -> tuple[Path, Path]:
     data = work / "tiny"
     if not (data / "text").exists():
-        subprocess.run([sys.executable, "-m", "benchmark.cli.main", "data", "synth", "--out", str(data),
+        subprocess.run([sys.executable, "-m", "vcval", "data", "synth", "--out", str(data),
                         "--size", "tiny", "--seed", "0"], check=True, cwd=ROOT,
                        env={**os.environ, "PYTHONPATH": str(ROOT)})
     from tests.ccgs_support import tiny_encoder
@@ -56,7 +56,7 @@ def train(data: Path, encoder: Path, out: Path, omp: str | None, epochs: int) ->
     env["PYTHONPATH"] = str(ROOT)
     if omp is not None:
         env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = omp
-    command = [sys.executable, "-m", "benchmark.cli.main", "train", "ccgs", "--data-dir", str(data), "--encoder",
+    command = [sys.executable, "-m", "vcval", "train", "ccgs", "--data-dir", str(data), "--encoder",
                str(encoder), "--out", str(out), "--overwrite", "--preset", "tiny", "--epochs", str(epochs),
                "--max-len", "128", "--no-visual", "--no-track", "--bootstrap", "20", "--max-val-questions", "4",
                "--quiet"]
