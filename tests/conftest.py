@@ -62,6 +62,17 @@ def leaves_no_temporary_folders():
     assert not left, f"the test left {left} in the temporary folder {_SUITE_TMP}"
 
 
+@pytest.fixture(scope="module")
+def overlap_system():
+    """The word-overlap test system registered as ``overlap`` for a module's tests."""
+    from benchmark.registry import register_system, unregister_system
+    from tests.harness_systems import make_overlap
+
+    register_system("overlap", make_overlap, replace=True)
+    yield
+    unregister_system("overlap")
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory) -> Path:
     """Synthetic 'tiny' MedVidCQA (48/12/12 questions over 12/4/4 videos) with I3D-like features."""

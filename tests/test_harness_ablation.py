@@ -10,8 +10,6 @@ from benchmark.ablation import grid_from_mapping, load_grid, run_grid
 from benchmark.errors import ConfigError
 from benchmark.harness.run_folder import RunFolderError
 from benchmark.harness.runner import load_run
-from benchmark.registry import register_system, unregister_system
-from tests.harness_systems import make_overlap
 from vcval.main import main
 
 GRID = """
@@ -29,11 +27,7 @@ metrics: [video_R1, R1_IoU0.3, R1_mIoU]
 """
 
 
-@pytest.fixture(scope="module", autouse=True)
-def overlap_system():
-    register_system("overlap", make_overlap, replace=True)
-    yield
-    unregister_system("overlap")
+pytestmark = pytest.mark.usefixtures("overlap_system")
 
 
 def test_grid_file_expands_systems_times_settings(tmp_path):

@@ -13,18 +13,12 @@ from mlflow import MlflowClient
 
 from benchmark.harness import run_system
 from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
-from benchmark.registry import register_system, unregister_system
-from tests.harness_systems import make_overlap
 from vcval.main import main
 
 OVERLAP = "tests.harness_systems:make_overlap"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def overlap_system():
-    register_system("overlap", make_overlap, replace=True)
-    yield
-    unregister_system("overlap")
+pytestmark = pytest.mark.usefixtures("overlap_system")
 
 
 def _sha(path: Path) -> str:

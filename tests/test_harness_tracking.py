@@ -17,17 +17,10 @@ import pytest
 from mlflow import MlflowClient
 
 from benchmark.harness import run_system
-from benchmark.registry import register_system, unregister_system
 from benchmark.tracking import default_tracking_uri, list_runs, log_run_folder
-from tests.harness_systems import make_overlap
 from vcval.main import main
 
-
-@pytest.fixture(scope="module", autouse=True)
-def overlap_system():
-    register_system("overlap", make_overlap, replace=True)
-    yield
-    unregister_system("overlap")
+pytestmark = pytest.mark.usefixtures("overlap_system")
 
 
 @pytest.fixture

@@ -27,9 +27,7 @@ from benchmark.outputs import OutputError, check_output, open_output, write_text
 from benchmark.ownership import MARKER_FILE, owned_by
 from benchmark.predictions import validate_predictions
 from benchmark.protocol import protocol_from_mapping
-from benchmark.registry import register_system, unregister_system
 from benchmark.stats import paired_test
-from tests.harness_systems import make_overlap
 from tests.scoring_helpers import good_lines, small_split, write_lines
 from vcval.main import main
 
@@ -37,11 +35,7 @@ OVERLAP = "tests.harness_systems:make_overlap"
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def overlap_system():
-    register_system("overlap", make_overlap, replace=True)
-    yield
-    unregister_system("overlap")
+pytestmark = pytest.mark.usefixtures("overlap_system")
 
 
 @pytest.fixture
