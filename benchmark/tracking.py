@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from benchmark.harness.manifest import RunManifest
+    from benchmark.scoring import ScoreFile
 
 DEFAULT_EXPERIMENT = "vcval"
 TAG_PREFIX = "vcval."
@@ -121,12 +122,12 @@ def run_params(manifest: RunManifest) -> dict[str, str]:
     return {key: _text(value)[:_MAX_PARAM_LENGTH] for key, value in params.items()}
 
 
-def run_metrics(scores: Mapping[str, Any], manifest: RunManifest) -> dict[str, float]:
+def run_metrics(scores: ScoreFile, manifest: RunManifest) -> dict[str, float]:
     """The scorer's metrics under their own keys, their interval ends as ``<key>_ci_low`` / ``_ci_high``,
     and the run's wall time."""
-    metrics = {key: float(value) for key, value in scores["metrics"].items() if value is not None}
-    for key, interval in (scores.get("ci") or {}).items():
-        if interval is not None:
+    metrics = {key: float(value) for key, value in scores.metrics.items() if value is not None}
+    for key, interval in scores.ci.items():
+        if interval is not None and None not in interval:
             metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = float(interval[0]), float(interval[1])
     metrics["wall_time_s"] = manifest.wall_time_s
     return metrics
@@ -167,10 +168,11 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
     says what went wrong, and the folder keeps everything. A folder whose files do not match its
     manifest raises :class:`~benchmark.harness.run_folder.RunFolderError`."""
     from benchmark.harness.run_folder import read_verified_manifest
+    from benchmark.scoring import read_score_file
 
     run_dir = Path(run_dir)
     manifest = read_verified_manifest(run_dir)  # a folder whose files are not the run's is refused, not logged
-    scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
+    scores = read_score_file(run_dir / "scores.json")
     uri = uri or default_tracking_uri()
     experiment = experiment or manifest.experiment or DEFAULT_EXPERIMENT
     run_name = run_name or manifest.run_name or manifest.system
@@ -189,7 +191,7 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
 
 
 def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: RunManifest,
-         scores: Mapping[str, Any]) -> str:
+         scores: ScoreFile) -> str:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 

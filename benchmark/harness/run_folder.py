@@ -26,6 +26,7 @@ from benchmark.errors import VcvalError
 from benchmark.harness.manifest import RunManifest
 from benchmark.hashing import file_sha256
 from benchmark.ownership import STAGING_PREFIX, OwnershipError, check_replaceable, is_free, owned_by  # noqa: F401 - readers skip STAGING_PREFIX
+from benchmark.scoring import ScoreFile
 
 MANIFEST_FILE = "manifest.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -104,7 +105,7 @@ def _check_scores_against_run(run_dir: Path, manifest: RunManifest, checked_by_h
     scores = _read_json(scores_path)
     if not isinstance(scores, dict):
         raise RunFolderError(f"{scores_path}: missing or not a JSON object")
-    meta = scores.get("meta") if isinstance(scores.get("meta"), dict) else {}
+    meta = ScoreFile.from_mapping(scores, str(scores_path)).meta
     scored_sha = meta.get("predictions_sha256")
     if not checked_by_hash:
         if not scored_sha:

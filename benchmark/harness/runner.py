@@ -25,7 +25,6 @@ for it at a barrier and return the same result.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import shutil
 import sys
@@ -61,7 +60,7 @@ from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol
 from benchmark.records import LocalizationQuery, Prediction, Question
 from benchmark.registry import create_system, protocol_keys, resolve_system
-from benchmark.scoring import read_per_query, score, write_per_query
+from benchmark.scoring import read_per_query, read_score_file, score, write_per_query
 from benchmark.systems import fitted_settings
 from benchmark.tracking import TrackingResult, log_run_folder, warn
 
@@ -154,12 +153,12 @@ def load_run(out_dir: str | Path) -> RunResult:
     that does not check out raises :class:`~benchmark.harness.run_folder.RunFolderError`)."""
     out_dir = Path(out_dir)
     manifest = read_verified_manifest(out_dir)
-    scores = json.loads((out_dir / SCORES_FILE).read_text(encoding="utf-8"))
+    scores = read_score_file(out_dir / SCORES_FILE)
     if manifest.protocol.hash != manifest.protocol_hash:
         raise ConfigError(f"{out_dir / MANIFEST_FILE}: the recorded protocol hashes to {manifest.protocol.short_hash}, "
                           f"not the recorded {manifest.protocol_hash[:12]}")
     return RunResult(manifest.system, manifest.config, manifest.protocol, manifest.seed, out_dir,
-                     dict(scores["metrics"]), {k: list(v) for k, v in scores["ci"].items()}, int(scores["n_questions"]),
+                     dict(scores.metrics), {k: list(v) for k, v in scores.ci.items()}, scores.n_questions,
                      read_per_query(out_dir / "per_query.jsonl"), manifest.wall_time_s,
                      dict(manifest.timings_s), list(manifest.deviations), None)
 
