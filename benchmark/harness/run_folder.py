@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import VcvalError
-from benchmark.harness.manifest import RunManifest
+from benchmark.harness.manifest import ManifestError, RunManifest
 from benchmark.hashing import file_sha256
 from benchmark.ownership import STAGING_PREFIX, OwnershipError, check_replaceable, is_free, owned_by  # noqa: F401 - readers skip STAGING_PREFIX
 from benchmark.scoring import ScoreFile
@@ -61,10 +61,11 @@ def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, kind: str = "ru
         except OwnershipError as error:
             raise RunFolderError(str(error)) from None
         return
+    value = _read_json(out_dir / MANIFEST_FILE)
     try:
-        manifest = RunManifest.from_mapping(_read_json(out_dir / MANIFEST_FILE), str(out_dir / MANIFEST_FILE))
+        manifest = RunManifest.from_mapping(value, str(out_dir / MANIFEST_FILE))
         detail = f" (system '{manifest.system}', split {manifest.split})"
-    except VcvalError:  # no manifest, or one that cannot be read: the folder is refused all the same
+    except ManifestError:  # no manifest, or not one this vcval reads: the folder is refused all the same
         detail = ""
     raise RunFolderError(f"{out_dir} already holds a run{detail}; give {option} to replace it, or another --out")
 
