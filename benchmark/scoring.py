@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import StrictFloat, StrictInt
 
 from benchmark import __version__
 from benchmark.errors import ConfigError, InputError, VcvalError
@@ -97,11 +98,11 @@ class ScoreFileError(VcvalError):
 class ScoreFile:
     """``scores.json``, the file form of a :class:`ScoreReport` (without its per-question rows and slices)."""
 
-    metrics: dict[str, float | None] = field(metadata={NONFINITE: True})
+    metrics: dict[str, StrictFloat | None] = field(metadata={NONFINITE: True})
     """Every metric, in percent (NaN when undefined, e.g. on an empty split)."""
-    ci: dict[str, tuple[float | None, float | None] | None] = field(metadata={NONFINITE: True})
+    ci: dict[str, tuple[StrictFloat | None, StrictFloat | None] | None] = field(metadata={NONFINITE: True})
     """Each metric's 95% bootstrap interval ``[low, high]`` (NaN without a bootstrap)."""
-    n_questions: int
+    n_questions: StrictInt
     """How many questions were scored."""
     meta: dict[str, Any]
     """Provenance: ``scorer_version``, data and split fingerprints, predictions sha256, options, and what the

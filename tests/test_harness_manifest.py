@@ -102,6 +102,8 @@ def test_a_newer_run_folder_is_refused_by_its_readers(tiny_benchmark, tmp_path):
 @pytest.mark.parametrize(("change", "expected"), [
     ({"seed": "three"}, "field 'seed' = 'three': expected an integer"),
     ({"seed": True}, "field 'seed' = True: expected an integer"),
+    ({"seed": "42"}, "field 'seed' = '42': expected an integer"),
+    ({"wall_time_s": "2.5"}, "field 'wall_time_s' = '2.5': expected a number"),
     ({"schema_version": "1"}, "field 'schema_version' = '1': expected an integer"),
     ({"wall_time_s": [1]}, "field 'wall_time_s' = [1]: expected a number"),
     ({"labels": {"grid": 3}}, "field 'labels.grid' = 3"),

@@ -1,9 +1,10 @@
 """The run manifest (``manifest.json``): one typed, versioned record of what a run was.
 
 :class:`RunManifest` is the only description of the file: the runner builds one and writes
-:meth:`RunManifest.to_dict`; every reader gets one from :meth:`RunManifest.from_mapping`, which casts and
-checks each field through :func:`benchmark.options.read_options` (the bound protocol through
-:func:`benchmark.protocol.protocol_from_mapping`) and names the file and the field of the first problem.
+:meth:`RunManifest.to_dict`; every reader gets one from :meth:`RunManifest.from_mapping`, which checks
+each field through :func:`benchmark.options.read_options` (numbers and booleans strictly: ``"42"`` is not a
+seed; the bound protocol through :func:`benchmark.protocol.protocol_from_mapping`) and names the file and
+the field of the first problem.
 
 Every new manifest records :data:`SCHEMA_VERSION`. A manifest without ``schema_version`` was written before
 versions were recorded, in the layout of version 1, and is read as version 1 (without ``fitted`` or
@@ -18,6 +19,8 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import StrictBool, StrictFloat, StrictInt
 
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.options import read_options
@@ -39,7 +42,7 @@ class RunEnvironment:
 
     git_commit: str
     """Commit of the suite's source checkout, ``unknown`` for an installed copy outside git."""
-    git_dirty: bool | None
+    git_dirty: StrictBool | None
     """Whether that checkout had uncommitted changes (null outside git)."""
     versions: dict[str, str]
     """Python's and the installed packages' versions, by name."""
@@ -53,7 +56,7 @@ class RunEnvironment:
 class RunManifest:
     """One run: what ran, on what, under which protocol, where, and the hashes of its result files."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: StrictInt = SCHEMA_VERSION
     """Layout of this record (:data:`SCHEMA_VERSION` for every new run folder)."""
     system: str
     """The system's registry name (``bm25+window``, ``ccgs``)."""
@@ -61,7 +64,7 @@ class RunManifest:
     """The system's effective configuration: the user's settings with the protocol's filled in."""
     split: str
     """The evaluated split (``test`` or ``validation``)."""
-    seed: int
+    seed: StrictInt
     """The run's seed (Python, NumPy and torch, and any ``seed`` setting the protocol fixes)."""
     protocol: Protocol
     """The protocol bound to the data (name and fingerprint) and to the evaluated split."""
@@ -75,11 +78,11 @@ class RunManifest:
     """What the system chose in ``fit`` (:func:`benchmark.systems.fitted_settings`); empty before it was recorded."""
     deviations: tuple[str, ...]
     """Settings of the config that differ from what the protocol fixes, in words."""
-    timings_s: dict[str, float]
+    timings_s: dict[str, StrictFloat]
     """Seconds per step (``build``, ``load``, ``fit``, ``predict``, ``score``, ``write``)."""
-    wall_time_s: float
+    wall_time_s: StrictFloat
     """Seconds from start to the manifest being written."""
-    finished_at_ms: int
+    finished_at_ms: StrictInt
     """When the run finished, milliseconds since the Unix epoch (MLflow's metric timestamp)."""
     environment: RunEnvironment
     """Where it ran: commit, package versions, device."""
