@@ -73,31 +73,33 @@ def load_yaml(text: str) -> Any:
 
 
 # -- reading options ----------------------------------------------------------------------------------------
-def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, prefix: str = "") -> OptionsT:
+def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, prefix: str = "",
+                 noun: str = "option") -> OptionsT:
     """An instance of the options dataclass ``cls`` from ``values`` (field name -> raw value), every value
     cast to its field's type hint. ``where`` starts every error (``system 'bm25'``); ``prefix`` is how the
-    keys are named to the user (``bm25.`` for ``bm25.k1``). Unknown names are an error."""
+    keys are named to the user (``bm25.`` for ``bm25.k1``), ``noun`` what they are called (``option``, or
+    ``field`` for a record read from a file). Unknown names are an error."""
     fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     known = set(fields)
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ConfigError(f"{where} has no option {', '.join(repr(prefix + k) for k in unknown)}; its options "
+        raise ConfigError(f"{where} has no {noun} {', '.join(repr(prefix + k) for k in unknown)}; its {noun}s "
                           f"are: {', '.join(prefix + k for k in sorted(known))}")
     hints = _hints(cls)
     prepared = {}
     for name, value in values.items():
         hint = hints[name]
         if isinstance(value, bool) and not _admits(hint, bool):
-            raise ConfigError(f"{where}: option '{prefix}{name}' = {value!r}: expected {_expectation(hint)}")
+            raise ConfigError(f"{where}: {noun} '{prefix}{name}' = {value!r}: expected {_expectation(hint)}")
         if isinstance(value, str) and _admits_tuple(hint) and not _admits(hint, str):
             value = [item.strip() for item in value.split(",") if item.strip()]
         if not fields[name].metadata.get(NONFINITE) and not _admits(hint, str) and not _finite(value):
-            raise ConfigError(f"{where}: option '{prefix}{name}' = {value!r}: expected a finite number")
+            raise ConfigError(f"{where}: {noun} '{prefix}{name}' = {value!r}: expected a finite number")
         prepared[name] = value
     try:
         return _adapter(cls).validate_python(prepared)
     except ValidationError as error:
-        raise ConfigError(_one_line(error, values, where, prefix, hints)) from None
+        raise ConfigError(_one_line(error, values, where, prefix, hints, noun)) from None
     except (ConfigError, ValueError) as error:
         raise ConfigError(f"{where}: {error}") from None
 
@@ -219,13 +221,18 @@ _TYPE_WORDS = {bool: "a boolean (true/false, yes/no, on/off)", int: "an integer"
 
 
 def _one_line(error: ValidationError, values: Mapping[str, Any], where: str, prefix: str,
-              hints: Mapping[str, Any]) -> str:
+              hints: Mapping[str, Any], noun: str) -> str:
     """The first problem of a pydantic error as one line: key, value, what was expected."""
     first = error.errors(include_url=False)[0]
     location = first.get("loc") or ()
     if not location:  # raised by the dataclass's own checks (__post_init__)
         return f"{where}: {str(first.get('msg', error)).removeprefix('Value error, ')}"
     name = str(location[0])
+    if first.get("type") == "missing" and len(location) == 1:
+        return f"{where}: {noun} '{prefix}{name}' is missing"
     if name not in values:
-        return f"{where}: option '{prefix}{name}': {first.get('msg')}"
-    return f"{where}: option '{prefix}{name}' = {values[name]!r}: expected {_expectation(hints[name])}"
+        return f"{where}: {noun} '{prefix}{name}': {first.get('msg')}"
+    if len(location) > 1 and not isinstance(location[1], int):  # inside a record or mapping: name the path
+        path = ".".join(str(part) for part in location)
+        return f"{where}: {noun} '{prefix}{path}' = {first.get('input')!r}: {first.get('msg')}"
+    return f"{where}: {noun} '{prefix}{name}' = {values[name]!r}: expected {_expectation(hints[name])}"

@@ -14,12 +14,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from pydantic import StrictFloat, StrictInt
 
 from benchmark import __version__
-from benchmark.errors import InputError
+from benchmark.errors import ConfigError, InputError, VcvalError
 from benchmark.metrics import HEADLINE_METRICS, VIDEO_RANK_MODES, metric_keys, per_question_metrics
+from benchmark.options import NONFINITE, read_options
 from benchmark.outputs import open_output
 from benchmark.predictions import (
     CandidateArrays,
@@ -30,8 +33,10 @@ from benchmark.predictions import (
 from benchmark.records import Prediction, SplitData, Video
 from benchmark.stats import bootstrap_ci
 
-# Version of the metric definitions and report schema; bump when a number could change.
+# Version of the metric definitions and report schema; bump when a number could change. ``scores.json``
+# records it (``meta.scorer_version``), and :meth:`ScoreFile.from_mapping` reads only these versions.
 SCORER_VERSION = "1"
+READABLE_SCORER_VERSIONS = (SCORER_VERSION,)
 
 # (low, high, label): half-open [low, high) intervals in seconds.
 ANSWER_LENGTH_BUCKETS = ((0.0, 15.0, "<15s"), (15.0, 30.0, "15-30s"), (30.0, 60.0, "30-60s"),
@@ -53,8 +58,8 @@ class ScoreReport:
 
     def to_dict(self) -> dict:
         """``{"metrics": {key: value}, "ci": {key: [low, high]}, "n_questions": N, "meta": {...}}``."""
-        return {"metrics": dict(self.metrics), "ci": {k: list(v) for k, v in self.ci.items()},
-                "n_questions": self.n_questions, "meta": self.meta}
+        return ScoreFile(metrics=dict(self.metrics), ci={key: (low, high) for key, (low, high) in self.ci.items()},
+                         n_questions=self.n_questions, meta=self.meta).to_dict()
 
     def values(self, key: str) -> np.ndarray:
         """``(N,)`` per-question values of one metric, in the split's question order."""
@@ -83,6 +88,62 @@ class ScoreReport:
             for bucket, values in buckets.items():
                 lines.append(f"{bucket:<9} {int(values['n']):>5}  " + "  ".join(f"{values[k]:9.2f}" for k in keys))
         return "\n".join(lines)
+
+
+class ScoreFileError(VcvalError):
+    """A ``scores.json`` that is malformed or written by a scorer version this code does not read."""
+
+
+@dataclass(frozen=True)
+class ScoreFile:
+    """``scores.json``, the file form of a :class:`ScoreReport` (without its per-question rows and slices)."""
+
+    metrics: dict[str, StrictFloat | None] = field(metadata={NONFINITE: True})
+    """Every metric, in percent (NaN when undefined, e.g. on an empty split)."""
+    ci: dict[str, tuple[StrictFloat | None, StrictFloat | None] | None] = field(metadata={NONFINITE: True})
+    """Each metric's 95% bootstrap interval ``[low, high]`` (NaN without a bootstrap)."""
+    n_questions: StrictInt
+    """How many questions were scored."""
+    meta: dict[str, Any]
+    """Provenance: ``scorer_version``, data and split fingerprints, predictions sha256, options, and what the
+    caller added (the run's system and protocol hash)."""
+
+    @property
+    def scorer_version(self) -> str:
+        return str(self.meta["scorer_version"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object written as ``scores.json``."""
+        return {"metrics": dict(self.metrics),
+                "ci": {key: None if pair is None else list(pair) for key, pair in self.ci.items()},
+                "n_questions": self.n_questions, "meta": self.meta}
+
+    @classmethod
+    def from_mapping(cls, value: Any, source: str) -> ScoreFile:
+        """The report parsed from ``scores.json`` at ``source`` (the path, for errors); raises
+        :class:`ScoreFileError` naming ``source`` and the field, or the scorer version it cannot read."""
+        if not isinstance(value, Mapping):
+            raise ScoreFileError(f"{source}: not a score report (a JSON object), got {type(value).__name__}")
+        meta = value.get("meta")
+        version = meta.get("scorer_version") if isinstance(meta, Mapping) else None
+        if version is None:
+            raise ScoreFileError(f"{source}: field 'meta.scorer_version' is missing")
+        if str(version) not in READABLE_SCORER_VERSIONS:
+            raise ScoreFileError(f"{source}: score report of scorer_version {version} cannot be read; this vcval "
+                                 f"reads scorer version {', '.join(READABLE_SCORER_VERSIONS)}")
+        try:
+            return read_options(cls, value, where=source, noun="field")
+        except ConfigError as error:
+            raise ScoreFileError(str(error)) from None
+
+
+def read_score_file(path: str | Path) -> ScoreFile:
+    """``scores.json`` read and checked (:meth:`ScoreFile.from_mapping`)."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ScoreFileError(f"{path}: cannot be read as JSON ({' '.join(str(error).split())[:200]})") from error
+    return ScoreFile.from_mapping(value, str(path))
 
 
 def score(predictions: str | Path | Sequence[Prediction] | CandidateArrays | LoadedPredictions, split: SplitData,

@@ -23,7 +23,11 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from benchmark.harness.manifest import RunManifest
+    from benchmark.scoring import ScoreFile
 
 DEFAULT_EXPERIMENT = "vcval"
 TAG_PREFIX = "vcval."
@@ -110,52 +114,51 @@ def sqlite_store_problem(uri: str) -> str | None:
     return None
 
 
-def run_params(manifest: Mapping[str, Any]) -> dict[str, str]:
+def run_params(manifest: RunManifest) -> dict[str, str]:
     """MLflow params of a run: the system, split and seed, ``config.<key>`` and ``protocol.<field>``."""
-    params = {"system": manifest["system"], "split": manifest["split"], "seed": manifest["seed"]}
-    params.update({f"config.{key}": value for key, value in _flatten(manifest.get("config") or {}).items()})
-    params.update({f"protocol.{key}": value for key, value in manifest["protocol"].items()})
+    params = {"system": manifest.system, "split": manifest.split, "seed": manifest.seed}
+    params.update({f"config.{key}": value for key, value in _flatten(manifest.config).items()})
+    params.update({f"protocol.{key}": value for key, value in manifest.protocol.to_dict().items()})
     return {key: _text(value)[:_MAX_PARAM_LENGTH] for key, value in params.items()}
 
 
-def run_metrics(scores: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, float]:
+def run_metrics(scores: ScoreFile, manifest: RunManifest) -> dict[str, float]:
     """The scorer's metrics under their own keys, their interval ends as ``<key>_ci_low`` / ``_ci_high``,
     and the run's wall time."""
-    metrics = {key: float(value) for key, value in scores["metrics"].items() if value is not None}
-    for key, interval in (scores.get("ci") or {}).items():
-        if interval is not None:
+    metrics = {key: float(value) for key, value in scores.metrics.items() if value is not None}
+    for key, interval in scores.ci.items():
+        if interval is not None and None not in interval:
             metrics[f"{key}_ci_low"], metrics[f"{key}_ci_high"] = float(interval[0]), float(interval[1])
-    metrics["wall_time_s"] = float(manifest["wall_time_s"])
+    metrics["wall_time_s"] = manifest.wall_time_s
     return metrics
 
 
-def run_tags(manifest: Mapping[str, Any]) -> dict[str, str]:
+def run_tags(manifest: RunManifest) -> dict[str, str]:
     """What a reader needs to trust and reproduce the run: protocol hash, data fingerprint, git commit,
     package versions, device, seed, wall time."""
-    environment = manifest["environment"]
-    protocol = manifest["protocol"]
+    environment, protocol = manifest.environment, manifest.protocol
     tags = {
-        "protocol": protocol["name"],
-        "protocol_hash": manifest["protocol_hash"],
-        "data_fingerprint": protocol["data_fingerprint"],
-        "dataset": protocol["dataset"],
-        "system": manifest["system"],
-        "split": manifest["split"],
-        "task": protocol["task"],
-        "corpus": protocol["corpus"],
-        "seed": manifest["seed"],
-        "seeds": protocol["seeds"],
-        "git_commit": environment["git_commit"],
-        "git_dirty": environment["git_dirty"],
-        "versions": environment["versions"],
-        "device": environment["device"],
-        "wall_time_s": round(float(manifest["wall_time_s"]), 3),
-        "deviations": manifest.get("deviations") or [],
+        "protocol": protocol.name,
+        "protocol_hash": manifest.protocol_hash,
+        "data_fingerprint": protocol.data_fingerprint,
+        "dataset": protocol.dataset,
+        "system": manifest.system,
+        "split": manifest.split,
+        "task": protocol.task,
+        "corpus": protocol.corpus,
+        "seed": manifest.seed,
+        "seeds": list(protocol.seeds),
+        "git_commit": environment.git_commit,
+        "git_dirty": environment.git_dirty,
+        "versions": environment.versions,
+        "device": environment.device,
+        "wall_time_s": round(manifest.wall_time_s, 3),
+        "deviations": list(manifest.deviations),
     }
-    hashes = manifest.get("files_sha256") or {}
+    hashes = manifest.files_sha256 or {}
     if "predictions.jsonl" in hashes:  # lets `vcval submit --from-run RUN_ID` check the folder still holds it
         tags["predictions_sha256"] = hashes["predictions.jsonl"]
-    tags.update({key: value for key, value in (manifest.get("labels") or {}).items()})
+    tags.update(manifest.labels)
     return {f"{TAG_PREFIX}{key}": _text(value) for key, value in tags.items()}
 
 
@@ -165,13 +168,14 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
     says what went wrong, and the folder keeps everything. A folder whose files do not match its
     manifest raises :class:`~benchmark.harness.run_folder.RunFolderError`."""
     from benchmark.harness.run_folder import read_verified_manifest
+    from benchmark.scoring import read_score_file
 
     run_dir = Path(run_dir)
     manifest = read_verified_manifest(run_dir)  # a folder whose files are not the run's is refused, not logged
-    scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
+    scores = read_score_file(run_dir / "scores.json")
     uri = uri or default_tracking_uri()
-    experiment = experiment or manifest.get("experiment") or DEFAULT_EXPERIMENT
-    run_name = run_name or manifest.get("run_name") or manifest["system"]
+    experiment = experiment or manifest.experiment or DEFAULT_EXPERIMENT
+    run_name = run_name or manifest.run_name or manifest.system
     try:
         problem = sqlite_store_problem(uri)
         if problem:
@@ -186,8 +190,8 @@ def log_run_folder(run_dir: str | Path, *, uri: str | None = None, experiment: s
     return TrackingResult(uri, experiment, run_id)
 
 
-def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: Mapping[str, Any],
-         scores: Mapping[str, Any]) -> str:
+def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: RunManifest,
+         scores: ScoreFile) -> str:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
@@ -199,7 +203,7 @@ def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: Mapp
         params = [Param(key, value) for key, value in run_params(manifest).items()]
         for start in range(0, len(params), _PARAMS_PER_BATCH):
             client.log_batch(run_id, params=params[start:start + _PARAMS_PER_BATCH])
-        timestamp = int(manifest["finished_at_ms"])
+        timestamp = manifest.finished_at_ms
         metrics = [Metric(key, value, timestamp, 0) for key, value in run_metrics(scores, manifest).items()]
         for start in range(0, len(metrics), _METRICS_PER_BATCH):
             client.log_batch(run_id, metrics=metrics[start:start + _METRICS_PER_BATCH])

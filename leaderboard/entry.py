@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.errors import DataError
+from benchmark.scoring import ScoreFile, ScoreFileError
 from leaderboard import escape
 
 META_FILE = "meta.json"
@@ -154,30 +155,29 @@ def read_entry(folder: Path) -> Entry:
     meta_path, scores_path = folder / META_FILE, folder / SCORES_FILE
     meta = EntryMeta.from_dict(read_json_object(meta_path), str(meta_path))
     scores = read_json_object(scores_path)
-    metrics = scores.get("metrics")
-    if not isinstance(metrics, dict) or not metrics:
+    try:
+        recorded = ScoreFile.from_mapping(scores, str(scores_path))
+    except ScoreFileError as error:
+        raise DataError(str(error)) from None
+    if not recorded.metrics:
         raise DataError("expected a non-empty object of numbers", path=str(scores_path), field="metrics")
-    for key, value in metrics.items():
-        check_percentage(value, str(scores_path), f"metrics.{key}")
-    ci = scores.get("ci", {})
-    if not isinstance(ci, dict):
-        raise DataError("expected an object of [low, high] pairs", path=str(scores_path), field="ci")
+    metrics = {key: check_percentage(value, str(scores_path), f"metrics.{key}")
+               for key, value in recorded.metrics.items()}
     intervals = {}
-    for key, pair in ci.items():
-        if not isinstance(pair, list) or len(pair) != 2:
+    for key, pair in recorded.ci.items():
+        if pair is None:
             raise DataError("expected a [low, high] pair", path=str(scores_path), field=f"ci.{key}")
-        if any(bound is None or (_is_number(bound) and math.isnan(bound)) for bound in pair):
+        if any(bound is None or math.isnan(bound) for bound in pair):
             continue  # no interval (too few questions, or no bootstrap)
         low, high = (check_percentage(bound, str(scores_path), f"ci.{key}") for bound in pair)
         if low > high:
             raise DataError(f"the interval's low bound {low} is above its high bound {high}", path=str(scores_path),
                             field=f"ci.{key}")
         intervals[key] = (low, high)
-    n_questions = scores.get("n_questions")
-    if not isinstance(n_questions, int) or isinstance(n_questions, bool) or n_questions < 1:
+    if recorded.n_questions < 1:
         raise DataError("expected a positive integer", path=str(scores_path), field="n_questions")
-    return Entry(path=folder, meta=meta, metrics={key: float(value) for key, value in metrics.items()}, ci=intervals,
-                 n_questions=n_questions, scores=scores)
+    return Entry(path=folder, meta=meta, metrics=metrics, ci=intervals, n_questions=recorded.n_questions,
+                 scores=scores)
 
 
 def check_percentage(value: object, path: str, field_name: str) -> float:

@@ -17,16 +17,18 @@ from urllib.request import url2pathname
 import numpy as np
 
 from benchmark.errors import ConfigError, DataError
+from benchmark.harness.manifest import RunManifest
 from benchmark.harness.run_folder import PREDICTIONS_FILE, STAGING_PREFIX, read_verified_manifest
 from benchmark.hashing import file_sha256
 from benchmark.options import flatten_config
+from benchmark.scoring import read_score_file
 from leaderboard.entry import Entry, EntryMeta, check_percentage
 
 RUN_DIR_TAG = "vcval.run_dir"
 PREDICTIONS_SHA_TAG = "vcval.predictions_sha256"
 
 
-def read_manifest(run_dir: Path) -> dict:
+def read_manifest(run_dir: Path) -> RunManifest:
     """The run's manifest, once its files are checked against it (a mixed or edited folder is refused)."""
     if not (run_dir / "manifest.json").is_file():
         raise DataError("not a run folder (no manifest.json)", path=str(run_dir))
@@ -36,36 +38,29 @@ def read_manifest(run_dir: Path) -> dict:
 def entry_from_run(run_dir: Path) -> Entry:
     """A harness run folder as an entry: its system (or grid variant) as the name, its bound protocol."""
     manifest = read_manifest(run_dir)
-    try:
-        scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as error:
-        raise DataError(f"not a readable run folder: {error}", path=str(run_dir)) from error
-    protocol = manifest.get("protocol") or {}
-    labels = manifest.get("labels") or {}
-    for field_name, value in (("protocol.data_fingerprint", protocol.get("data_fingerprint")),
-                              ("protocol_hash", manifest.get("protocol_hash"))):
-        if not isinstance(value, str):
-            raise DataError("missing from the run's manifest", path=str(run_dir / "manifest.json"), field=field_name)
+    scores = read_score_file(run_dir / "scores.json")
+    protocol, labels = manifest.protocol, manifest.labels
+    if protocol.data_fingerprint is None:
+        raise DataError("missing from the run's manifest", path=str(run_dir / "manifest.json"),
+                        field="protocol.data_fingerprint")
     meta = EntryMeta.from_dict({
-        "entry_id": f"run-{manifest['protocol_hash'][:8]}-{run_dir.name}",
-        "name": str(labels.get("variant") or manifest["system"]), "authors": "", "url": "", "paper": "",
-        "notes": f"seed {manifest.get('seed')}", "submitted": str(manifest.get("finished_at_ms", "")),
-        "dataset": str(protocol.get("dataset") or ""), "split": str(manifest.get("split") or protocol.get("split")),
-        "task": str(protocol.get("task", "corpus")), "protocol": str(protocol.get("name", "")),
-        "protocol_hash": manifest["protocol_hash"], "data_fingerprint": protocol["data_fingerprint"],
-        "predictions_sha256": str(scores.get("meta", {}).get("predictions_sha256") or ""),
-        "scorer_version": str(scores.get("meta", {}).get("scorer_version") or ""),
+        "entry_id": f"run-{manifest.protocol_hash[:8]}-{run_dir.name}",
+        "name": str(labels.get("variant") or manifest.system), "authors": "", "url": "", "paper": "",
+        "notes": f"seed {manifest.seed}", "submitted": str(manifest.finished_at_ms),
+        "dataset": str(protocol.dataset or ""), "split": manifest.split or protocol.split,
+        "task": protocol.task, "protocol": protocol.name,
+        "protocol_hash": manifest.protocol_hash, "data_fingerprint": protocol.data_fingerprint,
+        "predictions_sha256": str(scores.meta.get("predictions_sha256") or ""),
+        "scorer_version": scores.scorer_version,
         "source": f"run:{run_dir}" + (f" grid:{labels['grid']}" if labels.get("grid") else ""),
     }, str(run_dir / "manifest.json"))
     scores_path = str(run_dir / "scores.json")
-    metrics = {key: check_percentage(value, scores_path, f"metrics.{key}") for key, value in scores["metrics"].items()}
-    seed = manifest.get("seed")
+    metrics = {key: check_percentage(value, scores_path, f"metrics.{key}") for key, value in scores.metrics.items()}
     return Entry(path=run_dir, meta=meta, metrics=metrics,
-                 ci={k: (float(v[0]), float(v[1])) for k, v in scores.get("ci", {}).items()
+                 ci={k: (float(v[0]), float(v[1])) for k, v in scores.ci.items()
                      if v and None not in v and not np.isnan(v).any()},
-                 n_questions=int(scores["n_questions"]), scores=scores, per_query_file="per_query.jsonl",
-                 settings=settings_without_seeds(manifest.get("config") or {}),
-                 seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None)
+                 n_questions=scores.n_questions, scores=scores.to_dict(), per_query_file="per_query.jsonl",
+                 settings=settings_without_seeds(manifest.config), seed=manifest.seed)
 
 
 def settings_without_seeds(config: dict) -> dict[str, object]:

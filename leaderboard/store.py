@@ -40,7 +40,7 @@ from benchmark.data.loader import Benchmark
 from benchmark.errors import DataError, InputError, VcvalError
 from benchmark.hashing import file_sha256
 from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
-from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
+from benchmark.protocol import Protocol, load_protocol
 from benchmark.scoring import ScoreReport, score
 from benchmark.tracking import warn
 from leaderboard import escape
@@ -430,11 +430,5 @@ def publish_run(store: SubmissionStore, run_dir: Path, benchmark: Benchmark, inf
     """Submit a harness run folder: its predictions, re-validated and re-scored under the run's own bound
     protocol on ``benchmark`` (which must be the run's data: the protocol refuses another fingerprint)."""
     manifest = read_manifest(run_dir)
-    try:
-        protocol = protocol_from_mapping(manifest["protocol"], str(run_dir / "manifest.json"))
-        split = manifest["split"]
-    except KeyError as error:
-        raise DataError("missing from the run's manifest", path=str(run_dir / "manifest.json"),
-                        field=str(error.args[0])) from error
-    return submit_predictions(store, run_dir / "predictions.jsonl", benchmark, split, info, protocol,
-                              source=f"run:{run_dir.resolve()}")
+    return submit_predictions(store, run_dir / "predictions.jsonl", benchmark, manifest.split, info,
+                              manifest.protocol, source=f"run:{run_dir.resolve()}")

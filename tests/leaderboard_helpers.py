@@ -98,6 +98,7 @@ def fake_run(folder: Path, benchmark, *, system: str, seed: int, first_rate: flo
     ``per_query.jsonl``), scored by the real scorer under the bound ``medvidcqa-paper`` protocol."""
     import json
 
+    from benchmark.harness.manifest import RunEnvironment, RunManifest
     from benchmark.protocol import load_protocol
     from benchmark.scoring import score, write_per_query
 
@@ -110,8 +111,11 @@ def fake_run(folder: Path, benchmark, *, system: str, seed: int, first_rate: flo
                    corpus=corpus, meta={"data_fingerprint": benchmark.fingerprint, "protocol_hash": protocol.hash})
     (folder / "scores.json").write_text(json.dumps(report.to_dict()))
     write_per_query(folder / "per_query.jsonl", report)
-    manifest = {"system": system, "config": {}, "split": protocol.split, "seed": seed, "protocol": protocol.to_dict(),
-                "protocol_hash": protocol.hash, "data_dir": str(benchmark.data_dir), "labels": labels or {},
-                "finished_at_ms": 1_700_000_000_000 + seed}
-    (folder / "manifest.json").write_text(json.dumps(manifest))
+    manifest = RunManifest(system=system, config={}, split=protocol.split, seed=seed, protocol=protocol,
+                           protocol_hash=protocol.hash, data_dir=str(benchmark.data_dir), selection="validation",
+                           deviations=(), timings_s={}, wall_time_s=1.0, finished_at_ms=1_700_000_000_000 + seed,
+                           environment=RunEnvironment(git_commit="unknown", git_dirty=None, versions={}, device="cpu",
+                                                      platform="test"),
+                           experiment="vcval-test", run_name=f"{system} seed {seed}", labels=labels or {})
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_dict()))
     return folder

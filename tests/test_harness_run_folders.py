@@ -79,7 +79,7 @@ def test_the_manifest_records_the_hashes_and_readers_refuse_a_mixed_folder(tiny_
     _run(tiny_benchmark, other, seed=2)
     manifest = json.loads((mixed / "manifest.json").read_text())
     assert manifest["files_sha256"] == {name: _sha(mixed / name) for name in ("predictions.jsonl", "scores.json")}
-    assert read_verified_manifest(mixed)["seed"] == 1
+    assert read_verified_manifest(mixed).seed == 1
 
     shutil.copy(other / "predictions.jsonl", mixed / "predictions.jsonl")  # new predictions beside old scores
     store = tmp_path / "store"
@@ -101,7 +101,7 @@ def test_the_manifest_records_the_hashes_and_readers_refuse_a_mixed_folder(tiny_
     with pytest.raises(RunFolderError, match="predictions.jsonl is not the file that .*scores.json scored"):
         read_verified_manifest(mixed)
     shutil.copy(other / "scores.json", mixed / "scores.json")  # both new, the manifest old: still one run's files
-    assert read_verified_manifest(mixed)["seed"] == 1
+    assert read_verified_manifest(mixed).seed == 1
     _run(tiny_benchmark, mixed, seed=1, overwrite=True)
     shutil.copy(other / "scores.json", mixed / "scores.json")
     with pytest.raises(RunFolderError, match="scores.json does not match the run's manifest"):

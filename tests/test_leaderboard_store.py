@@ -114,6 +114,22 @@ def test_name_and_entry_errors(tiny_benchmark, tmp_path):
         read_entry(entry.path)
 
 
+def test_an_entry_scored_by_an_unknown_scorer_version_is_refused_naming_it(tiny_benchmark, tmp_path):
+    split, corpus = tiny_benchmark.split("test"), tiny_benchmark.corpus("test")
+    path = write_simulated(tmp_path / "p.jsonl", split, corpus, first_rate=0.5, jitter=0.3, seed=9)
+    entry = submit_predictions(SubmissionStore(tmp_path / "store"), path, tiny_benchmark, "test",
+                               SubmissionInfo("ok")).entry
+    scores = json.loads((entry.path / "scores.json").read_text())
+    scores["meta"]["scorer_version"] = "9"
+    (entry.path / "scores.json").write_text(json.dumps(scores))
+    with pytest.raises(DataError, match=r"scores\.json: score report of scorer_version 9 cannot be read"):
+        read_entry(entry.path)
+    scores["meta"]["scorer_version"], scores["n_questions"] = "1", "12"
+    (entry.path / "scores.json").write_text(json.dumps(scores))
+    with pytest.raises(DataError, match=r"scores\.json: field 'n_questions' = '12': expected an integer"):
+        read_entry(entry.path)
+
+
 def _submit_in_child(barrier, argv, results) -> None:
     """A forked process that waits for its siblings, then runs ``vcval submit`` (the CLI's main)."""
     import contextlib

@@ -11,7 +11,15 @@ from benchmark.comparison import compare, compare_per_query
 from benchmark.errors import InputError
 from benchmark.evaluate_metric import METRIC_PATH
 from benchmark.records import Candidate, Prediction
-from benchmark.scoring import read_per_query, score, write_per_query
+from benchmark.scoring import (
+    SCORER_VERSION,
+    ScoreFile,
+    ScoreFileError,
+    read_per_query,
+    read_score_file,
+    score,
+    write_per_query,
+)
 from tests.scoring_helpers import good_lines, small_split, write_lines
 
 
@@ -99,3 +107,23 @@ def test_evaluate_module_gives_the_scorer_numbers(report):
     assert result == pytest.approx(report.metrics)
     rows = metric.compute(predictions=predictions, references=references, video_rank="rows")
     assert rows["video_MRR"] == pytest.approx(report.metrics["video_MRR"])
+
+
+def test_the_score_file_round_trips_and_reads_typed(report, tmp_path):
+    path = tmp_path / "scores.json"
+    path.write_text(json.dumps(report.to_dict()))
+    recorded = read_score_file(path)
+    assert recorded.to_dict() == report.to_dict() and recorded.scorer_version == SCORER_VERSION
+    assert recorded == ScoreFile.from_mapping(recorded.to_dict(), "x")
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"meta": {"scorer_version": "2"}}, "s.json: score report of scorer_version 2 cannot be read"),
+    ({"meta": {}}, "s.json: field 'meta.scorer_version' is missing"),
+    ({"n_questions": "three"}, "s.json: field 'n_questions' = 'three': expected an integer"),
+    ({"metrics": {"video_R1": "high"}}, "s.json: field 'metrics.video_R1' = 'high'"),
+])
+def test_a_score_file_of_another_version_or_malformed_is_refused_naming_it(report, change, message):
+    with pytest.raises(ScoreFileError) as error:
+        ScoreFile.from_mapping(report.to_dict() | change, "s.json")
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)

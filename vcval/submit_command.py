@@ -51,7 +51,7 @@ def _submit(args: argparse.Namespace) -> int:
         _check_run_reference(args.from_run)
         run_dir = resolve_run(args.from_run)
         manifest = read_manifest(run_dir)  # refuses a folder whose files are not the run's
-        name = args.name or (manifest.get("labels") or {}).get("variant") or manifest["system"]
+        name = args.name or manifest.labels.get("variant") or manifest.system
         info = SubmissionInfo(name, args.authors, args.url, args.paper, args.notes)
         result = publish_run(store, run_dir, load_from_arguments(args), info)
     else:

@@ -28,7 +28,7 @@ from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError
 from benchmark.harness import run_system
 from benchmark.harness.processes import is_main_process, wait_for_everyone
-from benchmark.harness.run_folder import RunFolderError
+from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
 from benchmark.outputs import write_json
 from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
@@ -184,7 +184,7 @@ def _train_ccgs(args: argparse.Namespace) -> int:
     if not is_main_process():
         return 0
     summary = json.loads((args.out / "training_summary.json").read_text(encoding="utf-8"))
-    selection = json.loads((result.out_dir / "manifest.json").read_text(encoding="utf-8"))["selection"]
+    selection = read_verified_manifest(result.out_dir).selection
     print(f"trained {len(summary['history'])} epochs in {summary['train_seconds']} s; best epoch "
           f"{summary['best_epoch']} (selected on {selection}); model in {args.out} (best/, last/, "
           f"checkpoints/, training_summary.json); run folder {result.out_dir}")

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+
+from benchmark.harness.manifest import RunEnvironment
 
 PACKAGES = ("vcval", "torch", "transformers", "datasets", "numpy", "mlflow", "accelerate", "bm25s",
             "sentence-transformers", "pandas")
@@ -48,7 +49,7 @@ def device_description() -> str:
     return f"cpu: {processor}, {os.cpu_count()} cores"
 
 
-def environment() -> dict[str, Any]:
+def environment() -> RunEnvironment:
     commit, dirty = git_state()
-    return {"git_commit": commit, "git_dirty": dirty, "versions": package_versions(),
-            "device": device_description(), "platform": platform.platform()}
+    return RunEnvironment(git_commit=commit, git_dirty=dirty, versions=package_versions(),
+                          device=device_description(), platform=platform.platform())

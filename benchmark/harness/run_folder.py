@@ -10,8 +10,8 @@ it must be what was run:
   (:func:`benchmark.ownership.staging_folder`), marks it as a run folder, and renames it to the target
   only once the run is complete, so an interrupted run leaves the old folder as it was (and a hidden
   ``.staging-*`` folder that readers skip);
-* the manifest records the sha256 of the files that carry the numbers (:data:`HASHED_FILES`), and
-  :func:`read_verified_manifest` refuses a folder whose files do not match it, naming the file. Folders
+* the manifest (:class:`~benchmark.harness.manifest.RunManifest`, typed and versioned) records the sha256
+  of the files that carry the numbers (:data:`HASHED_FILES`), and :func:`read_verified_manifest` refuses a folder whose files do not match it, naming the file. Folders
   written before the hashes were recorded are still checked through what ``scores.json`` records: the
   sha256 of the predictions it scored and the system and protocol hash it scored them under.
 """
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import VcvalError
+from benchmark.harness.manifest import ManifestError, RunManifest
 from benchmark.hashing import file_sha256
 from benchmark.ownership import STAGING_PREFIX, OwnershipError, check_replaceable, is_free, owned_by  # noqa: F401 - readers skip STAGING_PREFIX
+from benchmark.scoring import ScoreFile
 
 MANIFEST_FILE = "manifest.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -59,9 +61,12 @@ def refuse_existing_run(out_dir: str | Path, overwrite: bool, *, kind: str = "ru
         except OwnershipError as error:
             raise RunFolderError(str(error)) from None
         return
-    manifest = _read_json(out_dir / MANIFEST_FILE)
-    detail = f" (system '{manifest.get('system')}', split {manifest.get('split')})" if isinstance(manifest, dict) \
-        else ""
+    value = _read_json(out_dir / MANIFEST_FILE)
+    try:
+        manifest = RunManifest.from_mapping(value, str(out_dir / MANIFEST_FILE))
+        detail = f" (system '{manifest.system}', split {manifest.split})"
+    except ManifestError:  # no manifest, or not one this vcval reads: the folder is refused all the same
+        detail = ""
     raise RunFolderError(f"{out_dir} already holds a run{detail}; give {option} to replace it, or another --out")
 
 
@@ -70,21 +75,22 @@ def hash_files(folder: Path, names: tuple[str, ...] = HASHED_FILES) -> dict[str,
     return {name: file_sha256(folder / name) for name in names}
 
 
-def read_verified_manifest(run_dir: str | Path) -> dict[str, Any]:
+def read_verified_manifest(run_dir: str | Path) -> RunManifest:
     """The run's manifest, after checking that the folder's files are those the run wrote.
 
-    Raises :class:`RunFolderError` naming the first file that does not match (or is missing)."""
+    Raises :class:`RunFolderError` naming the first file that does not match (or is missing), and
+    :class:`~benchmark.harness.manifest.ManifestError` for a manifest that is malformed or of an unknown
+    schema version."""
     run_dir = Path(run_dir)
     manifest_path = run_dir / MANIFEST_FILE
-    manifest = _read_json(manifest_path)
-    if not isinstance(manifest, dict):
+    value = _read_json(manifest_path)
+    if not isinstance(value, dict):
         raise RunFolderError(f"{manifest_path}: not a readable run manifest (a JSON object)")
-    recorded = manifest.get("files_sha256")
+    manifest = RunManifest.from_mapping(value, str(manifest_path))
+    recorded = manifest.files_sha256
     if recorded is not None:
-        if not isinstance(recorded, dict):
-            raise RunFolderError(f"{manifest_path}: field 'files_sha256' is not an object")
         for name, expected in recorded.items():
-            path = run_dir / str(name)
+            path = run_dir / name
             if not path.is_file():
                 raise RunFolderError(f"{path}: missing, but the run's manifest records it")
             if file_sha256(path) != expected:
@@ -94,13 +100,13 @@ def read_verified_manifest(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def _check_scores_against_run(run_dir: Path, manifest: dict, checked_by_hash: bool) -> None:
+def _check_scores_against_run(run_dir: Path, manifest: RunManifest, checked_by_hash: bool) -> None:
     """What ``scores.json`` says it scored must be this folder's predictions under this run's protocol."""
     scores_path, predictions_path = run_dir / SCORES_FILE, run_dir / PREDICTIONS_FILE
     scores = _read_json(scores_path)
     if not isinstance(scores, dict):
         raise RunFolderError(f"{scores_path}: missing or not a JSON object")
-    meta = scores.get("meta") if isinstance(scores.get("meta"), dict) else {}
+    meta = ScoreFile.from_mapping(scores, str(scores_path)).meta
     scored_sha = meta.get("predictions_sha256")
     if not checked_by_hash:
         if not scored_sha:
@@ -111,10 +117,10 @@ def _check_scores_against_run(run_dir: Path, manifest: dict, checked_by_hash: bo
         if file_sha256(predictions_path) != scored_sha:
             raise RunFolderError(f"{predictions_path} is not the file that {scores_path} scored (sha256 differs): the "
                                  "folder mixes files of different runs; rerun it")
-    for key in ("system", "protocol_hash"):
-        if key in meta and key in manifest and meta[key] != manifest[key]:
+    for key, recorded in (("system", manifest.system), ("protocol_hash", manifest.protocol_hash)):
+        if key in meta and meta[key] != recorded:
             raise RunFolderError(f"{scores_path} was scored for {key} {meta[key]!r} but the run's manifest says "
-                                 f"{manifest[key]!r}: the folder mixes files of different runs; rerun it")
+                                 f"{recorded!r}: the folder mixes files of different runs; rerun it")
 
 
 def _read_json(path: Path) -> Any:

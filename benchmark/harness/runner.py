@@ -25,7 +25,6 @@ for it at a barrier and return the same result.
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 import shutil
 import sys
@@ -42,19 +41,26 @@ from benchmark.data import Benchmark, load_benchmark
 from benchmark.errors import ConfigError, VcvalError
 from benchmark.harness.environment import environment
 from benchmark.harness.isolation import evaluated_split, system_inputs
+from benchmark.harness.manifest import RunManifest
 from benchmark.harness.plots import write_plots
 from benchmark.harness.processes import is_main_process, wait_for_everyone
-from benchmark.harness.run_folder import SCORES_FILE, hash_files, read_verified_manifest, refuse_existing_run
+from benchmark.harness.run_folder import (
+    MANIFEST_FILE,
+    SCORES_FILE,
+    hash_files,
+    read_verified_manifest,
+    refuse_existing_run,
+)
 from benchmark.harness.settings import merge_config, nested_setting
 from benchmark.harness.summary import render_run_summary
 from benchmark.options import PROTOCOL_SOURCES
 from benchmark.outputs import write_json, write_text
 from benchmark.ownership import folder_files, move_into_place, staging_folder, write_marker
 from benchmark.predictions import write_predictions
-from benchmark.protocol import Protocol, load_protocol, protocol_from_mapping
+from benchmark.protocol import Protocol, load_protocol
 from benchmark.records import LocalizationQuery, Prediction, Question
 from benchmark.registry import create_system, protocol_keys, resolve_system
-from benchmark.scoring import read_per_query, score, write_per_query
+from benchmark.scoring import read_per_query, read_score_file, score, write_per_query
 from benchmark.systems import fitted_settings
 from benchmark.tracking import TrackingResult, log_run_folder, warn
 
@@ -147,15 +153,14 @@ def load_run(out_dir: str | Path) -> RunResult:
     that does not check out raises :class:`~benchmark.harness.run_folder.RunFolderError`)."""
     out_dir = Path(out_dir)
     manifest = read_verified_manifest(out_dir)
-    scores = json.loads((out_dir / SCORES_FILE).read_text(encoding="utf-8"))
-    protocol = protocol_from_mapping(manifest["protocol"], source=f"{out_dir / 'manifest.json'}: protocol")
-    if protocol.hash != manifest["protocol_hash"]:
-        raise ConfigError(f"{out_dir / 'manifest.json'}: the recorded protocol hashes to {protocol.short_hash}, "
-                          f"not the recorded {manifest['protocol_hash'][:12]}")
-    return RunResult(manifest["system"], manifest["config"], protocol, int(manifest["seed"]), out_dir,
-                     dict(scores["metrics"]), {k: list(v) for k, v in scores["ci"].items()}, int(scores["n_questions"]),
-                     read_per_query(out_dir / "per_query.jsonl"), float(manifest["wall_time_s"]),
-                     dict(manifest["timings_s"]), list(manifest["deviations"]), None)
+    scores = read_score_file(out_dir / SCORES_FILE)
+    if manifest.protocol.hash != manifest.protocol_hash:
+        raise ConfigError(f"{out_dir / MANIFEST_FILE}: the recorded protocol hashes to {manifest.protocol.short_hash}, "
+                          f"not the recorded {manifest.protocol_hash[:12]}")
+    return RunResult(manifest.system, manifest.config, manifest.protocol, manifest.seed, out_dir,
+                     dict(scores.metrics), {k: list(v) for k, v in scores.ci.items()}, scores.n_questions,
+                     read_per_query(out_dir / "per_query.jsonl"), manifest.wall_time_s,
+                     dict(manifest.timings_s), list(manifest.deviations), None)
 
 
 def _follow_main_process(out_dir: Path, system: str, data, **settings) -> RunResult:
@@ -232,16 +237,14 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
     run_environment = environment()
     timings["write"] = round(time.perf_counter() - write_started, 3)
     wall_time = time.perf_counter() - started
-    manifest = {
-        "system": system, "config": config, "split": protocol.split, "seed": seed,
-        "protocol": protocol.to_dict(), "protocol_hash": protocol.hash, "data_dir": str(benchmark.data_dir),
-        "selection": inputs.selection, "fitted": fitted_settings(instance), "deviations": deviations, "timings_s": timings, "wall_time_s": wall_time,
-        "finished_at_ms": int(time.time() * 1000), "environment": run_environment,
-        "experiment": experiment or f"vcval-{protocol.name}", "run_name": run_name or f"{system} seed {seed}",
-        "labels": dict(labels or {}),
-        "files_sha256": hash_files(staging),
-    }
-    _write_json(staging / "manifest.json", manifest)
+    manifest = RunManifest(
+        system=system, config=config, split=protocol.split, seed=seed, protocol=protocol,
+        protocol_hash=protocol.hash, data_dir=str(benchmark.data_dir), selection=inputs.selection,
+        fitted=fitted_settings(instance), deviations=tuple(deviations), timings_s=timings, wall_time_s=wall_time,
+        finished_at_ms=int(time.time() * 1000), environment=run_environment,
+        experiment=experiment or f"vcval-{protocol.name}", run_name=run_name or f"{system} seed {seed}",
+        labels=dict(labels or {}), files_sha256=hash_files(staging))
+    _write_json(staging / MANIFEST_FILE, manifest.to_dict())
     result = RunResult(system, config, protocol, seed, out_dir, dict(report.metrics), dict(report.ci),
                        report.n_questions, report.per_query, wall_time, timings, deviations, None)
     write_text(staging / "summary.txt", result.summary() + "\n")
