@@ -393,3 +393,14 @@ def test_train_ccgs_flags_left_out_keep_the_preset():
     assert {key: config[key] for key in ("rotary", "video_negatives", "fusion", "top_k_videos")} == {
         "rotary": False, "video_negatives": 2, "fusion": "temporal", "top_k_videos": 5}
     assert set(config) == {"rotary", "video_negatives", "fusion", "top_k_videos", "encoder", "out_dir", "resume"}
+
+
+def test_vcval_run_ccgs_says_where_a_protocol_setting_replaced_the_preset(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = [f"encoder={tiny_encoder(tiny_data_dir)}", "preset=tiny", "epochs=1", "max_train_examples=8",
+                "max_val_questions=4", "visual=false"]
+    assert main(["run", "ccgs", "--data-dir", str(tiny_data_dir), "--out", str(out), "--no-track",
+                 *[part for setting in settings for part in ("--set", setting)]]) == 0
+    line = "max_len 1300 from protocol medvidcqa-paper; preset tiny: 256"
+    assert f"setting {line}" in capsys.readouterr().err
+    assert line in json.loads((out / "manifest.json").read_text())["value_sources"]
