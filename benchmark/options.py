@@ -22,8 +22,10 @@ strings, so that ``mixed_precision: no`` is the choice ``"no"`` and ``visual: no
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
+import inspect
 import math
 import re
 import types
@@ -124,6 +126,15 @@ def protocol_keys_of(cls: type, prefix: str = "") -> dict[str, str]:
             raise ConfigError(f"{cls.__name__}.PROTOCOL_KEYS maps '{key}' to '{source}', expected one of "
                               f"{', '.join(PROTOCOL_SOURCES)}")
     return {f"{prefix}{key}": source for key, source in declared.items()}
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstring written under each field of an options dataclass (the string that follows its line in
+    the class body), by field name; fields without one are left out."""
+    body = ast.parse(inspect.getsource(cls)).body[0].body  # type: ignore[attr-defined]
+    return {line.target.id: inspect.cleandoc(doc.value.value) for line, doc in zip(body, body[1:], strict=False)
+            if isinstance(line, ast.AnnAssign) and isinstance(line.target, ast.Name) and isinstance(doc, ast.Expr)
+            and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
 
 
 def flatten_config(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:

@@ -99,6 +99,17 @@ def protocol_keys(entry: SystemEntry) -> dict[str, str]:
     return dict(declared)
 
 
+def config_defaults(entry: SystemEntry, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Where a system's defaults for ``config`` come from, in words (``preset tiny``), and those defaults by
+    config key, as its factory declares them in a ``config_defaults`` attribute (a function of the config);
+    none declared: ``("", {})``. The harness names a protocol setting that replaces one of them."""
+    declared = getattr(entry.factory, "config_defaults", None)
+    if declared is None:
+        return "", {}
+    label, values = declared(config)
+    return str(label), dict(values)
+
+
 def create_system(name: str, config: Mapping[str, Any] | None = None) -> System:
     """Build system ``name`` from its configuration and check that it speaks the System interface."""
     entry = resolve_system(name)

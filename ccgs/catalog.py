@@ -18,7 +18,7 @@ from typing import Any, Literal
 from benchmark.errors import ConfigError
 from benchmark.options import protocol_keys_of, read_options
 from benchmark.systems import Retriever, System
-from ccgs.config import CCGSConfig, preset
+from ccgs.config import PRESETS, CCGSConfig, preset
 from ccgs.system import CCGSSystem
 
 SystemFactory = Callable[[Mapping[str, Any]], System]
@@ -80,6 +80,16 @@ def ccgs_paper_system(config: Mapping[str, Any]) -> CCGSSystem:
 
 
 ccgs_system.protocol_keys = ccgs_paper_system.protocol_keys = protocol_keys_of(CCGSConfig)  # type: ignore[attr-defined]
+
+
+def _preset_defaults(config: Mapping[str, Any], default: str) -> tuple[str, dict[str, Any]]:
+    """The preset a config starts from, for the harness to name the settings a protocol changes in it."""
+    name = config.get("preset", default)
+    return f"preset {name}", PRESETS[name].to_dict() if name in PRESETS else {}
+
+
+ccgs_system.config_defaults = lambda config: _preset_defaults(config, "improved")  # type: ignore[attr-defined]
+ccgs_paper_system.config_defaults = lambda config: _preset_defaults(config, "paper")  # type: ignore[attr-defined]
 
 SYSTEMS: dict[str, SystemFactory] = {
     "ccgs": ccgs_system,

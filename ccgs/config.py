@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
 from benchmark.errors import ConfigError
@@ -38,6 +38,12 @@ SPAN_HEAD_PRECISIONS = get_args(SpanHeadPrecision)
 SCHEDULE_LENGTHS = get_args(ScheduleLength)
 
 
+def inference_setting(default: Any) -> Any:
+    """A field that applies at inference: a trained model loaded for evaluation takes its value from the run
+    that loads it, not from the model's saved settings (:func:`inference_settings`)."""
+    return field(default=default, metadata={"inference": True})
+
+
 @dataclass(frozen=True)
 class CCGSConfig:
     """Every CCGS setting; built from mappings by :func:`benchmark.options.read_options`, which casts each
@@ -55,7 +61,10 @@ class CCGSConfig:
     window_overlap: int = 4
     """Subtitle pieces shared by consecutive windows of one transcript."""
     max_question_tokens: int = 64
+    """Tokens of the question kept at the start of every encoder input (longer questions are cut)."""
     extra_tokens: tuple[str, ...] = ("[Music]",)
+    """Strings added to the tokenizer's vocabulary as single tokens (the authors add ``[Music]``, a frequent
+    subtitle marker)."""
     # --- visual branch and fusion -------------------------------------------------------------------
     visual: bool = True
     """Use the I3D features (``--no-visual``: text only; forced when a data set has no features)."""
@@ -67,6 +76,7 @@ class CCGSConfig:
     span is scored by what is shown while it runs; ``none``: the branch trains only when
     ``highlight_weight`` > 0 and never touches the span logits."""
     visual_dim: int = 1024
+    """Width of one clip's visual feature vector (1024 for the I3D features)."""
     max_clips: int | None = None
     """L, the clips the features are resampled to; ``None`` means the encoder's hidden size, which the
     ``authors`` fusion requires (the highlight vector of length L is added to hidden states of that size)."""
@@ -75,8 +85,10 @@ class CCGSConfig:
     with the video's final clip) or ``authors`` (VSLNet's ``visual_feature_sampling``, whose bin edges are
     capped at the last clip's index, so the last bin leaves out the final clip)."""
     dropout: float = 0.1
+    """Dropout of the visual branch."""
     # --- span head -------------------------------------------------------------------------------------
     inner_dim: int = 768
+    """Width of the span head's start and end projections, whose product scores a span."""
     valid_span_mask: bool = False
     """Mask spans with start piece after end piece in the loss and at inference (the paper scores all)."""
     max_span_pieces: int | None = None
@@ -112,14 +124,24 @@ class CCGSConfig:
     denominator, so that spans of different videos (ranked together on the corpus track) are scored on one
     scale (0: none, as the authors)."""
     ce_weight: float = 1.0
+    """Weight of the contrastive span cross-entropy, the paper's loss."""
     iou_rank_weight: float = 0.0
+    """Weight of a ranking loss that orders a question's span logits by their IoU with the answer (0: off,
+    as the authors)."""
     highlight_weight: float = 0.0
+    """Weight of a clip-level highlight loss (weighted BCE of each clip's highlight logit against its
+    overlap with the answer) on the visual branch (0: off, as the authors)."""
     # --- optimisation ----------------------------------------------------------------------------------
     epochs: int = 32
+    """Training epochs; the best one on the selection split is kept."""
     pairs_per_batch: int = 1
+    """Questions per batch (each with its negatives), per process."""
     grad_accum: int = 1
+    """Batches whose gradients are accumulated into one optimiser update."""
     encoder_lr: float = 1e-5
+    """Learning rate of the encoder's parameters (which ones: ``parameter_groups``)."""
     head_lr: float = 1e-4
+    """Learning rate of every other parameter (span head, visual branch, dense prior weight)."""
     parameter_groups: ParameterGroups = "name_contains_encoder"
     """Which parameters train at ``encoder_lr``: ``name_contains_encoder``, the authors' rule (an encoder
     parameter whose own name contains "encoder", so the embeddings train at ``head_lr``), or
@@ -130,29 +152,35 @@ class CCGSConfig:
     3.2e-5 at step 1 for eps 1e-6) and decays the weights after the update; ``torch``:
     ``torch.optim.AdamW`` (eps after the bias correction, decay before the update)."""
     adam_eps: float = 1e-6
+    """AdamW's epsilon (how it is applied: ``optimizer``)."""
     weight_decay: float = 1e-6
+    """AdamW's decoupled weight decay."""
     warmup_epochs: float = 1.0
+    """Epochs of linear learning-rate warm-up before the cosine decay."""
     schedule_length: ScheduleLength = "every_question"
     """What the warm-up and the cosine schedule count as an epoch's examples: ``every_question`` of the
     training split (the authors': their loader holds every question and skips long ones inside the loop,
     so the schedule runs longer than the updates made), or the ``trained_questions`` (after
     ``long_training_pairs`` and ``max_train_examples``), so that the schedule ends with the last update."""
     max_grad_norm: float | None = None
-    mixed_precision: MixedPrecision = "fp16"
+    """Clip the gradients' global norm to this value before each update (``None``: no clipping, as the
+    authors)."""
+    mixed_precision: MixedPrecision = inference_setting("fp16")
     """``fp16``: fp16 autocast with a gradient scaler on a GPU (the authors), full precision on a CPU;
     ``auto``: bf16 on a GPU or CPU with native bf16 (AVX512-BF16 / AMX), full precision elsewhere."""
     span_head_precision: SpanHeadPrecision = "autocast"
     """Under mixed precision: the span head (projection and q . k) runs in the autocast dtype
     (``autocast``, the authors', whose whole forward pass is under fp16 ``autocast()``) or in ``fp32``
     (ours: logits of n^2 spans compared in one softmax keep their resolution)."""
-    autocast_inference: bool = False
+    autocast_inference: bool = inference_setting(False)
     """Inference (validation and test) under the training's autocast dtype (ours, faster on a GPU), or in
     full precision (``False``: the authors' ``test_model`` runs without autocast)."""
-    threads: int | None = None
+    threads: int | None = inference_setting(None)
     """CPU threads of this process (``None``: chosen by :func:`ccgs.threads.choose_threads`: the
     environment's ``OMP_NUM_THREADS`` when set, else the cores this process may use less those other
     processes keep busy). Changes speed only."""
     seed: int = 42
+    """Seed of the initialisation, the negatives, the batch order and the subsets (a protocol sets it)."""
     long_training_pairs: LongTrainingPairs = "skip"
     """A training question whose transcript needs more than one window: ``skip`` it, as the authors drop
     inputs over ``max_len`` tokens, or train on the ``window`` with the best span."""
@@ -165,17 +193,21 @@ class CCGSConfig:
     whose epochs outlast a working session loses at most that many batches (``None``: only at epoch ends).
     A resumed run skips the batches already trained and continues exactly as the uninterrupted run."""
     # --- selection and inference ------------------------------------------------------------------------
-    selection_metric: str = "R1_mIoU"
+    selection_metric: str = inference_setting("R1_mIoU")
+    """The metric whose best epoch on the selection split is kept (a protocol sets it)."""
     selection_track: SelectionTrack = "corpus"
-    max_val_questions: int | None = None
-    batch_tokens: int = 16384
+    """The track the selection metric is computed on: ``corpus`` (rank spans of every video) or
+    ``localization`` (the answer's video given)."""
+    max_val_questions: int | None = inference_setting(None)
+    """Select epochs on a seeded subset of this many validation questions (a bounded budget); ``None``: all."""
+    batch_tokens: int = inference_setting(16384)
     """Token budget of one inference batch (batch size times padded length)."""
-    top_k_videos: int | None = None
+    top_k_videos: int | None = inference_setting(None)
     """Two-stage mode: score only a retriever's top-K videos per question (needs a retriever)."""
-    spans_per_video: int | None = None
+    spans_per_video: int | None = inference_setting(None)
     """Inference: at most this many spans of one video in a question's candidate list, so that the list
     reaches more videos (``None``: every span ranked together, as in the authors' code)."""
-    video_fusion: bool = False
+    video_fusion: bool = inference_setting(False)
     """Two-stage mode (a retriever's ``top_k_videos``) only: rank a question's videos by
     ``(1 - w) z(retriever score) + w z(CCGS's best span score)``, z standardising each score over the
     question's K videos (minus their mean, over their standard deviation; 0 when they are all equal), ties
@@ -183,13 +215,13 @@ class CCGSConfig:
     (``spans_per_video`` each, or an equal share of the candidate list). w is chosen on the validation
     split from ``video_fusion_weights`` after training (never on the split reported); w = 0 is the
     retriever's order (off: every span of the K videos ranked together by its CCGS score)."""
-    video_fusion_weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+    video_fusion_weights: tuple[float, ...] = inference_setting((0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0))
     """The weights w tried on validation: the best selection metric among those whose validation video_R1
     is at least the retriever's alone (w = 0, which must be in the grid), the smallest w on ties."""
-    deduplicate_spans: bool = False
+    deduplicate_spans: bool = inference_setting(False)
     """Inference: keep only the best-scored of candidates with the same (video, start, end), as overlapping
     windows or equal piece times produce (the authors keep every span)."""
-    inverted_spans: InvertedSpans = "by_time"
+    inverted_spans: InvertedSpans = inference_setting("by_time")
     """Time of a span whose end piece precedes its start piece (scored only without ``valid_span_mask``):
     ``by_time``, the authors' evaluator (end = the last subtitle's end when start time >= end time), or
     ``by_index`` (whenever the end piece comes before the start piece)."""
@@ -301,6 +333,11 @@ PRESETS: dict[str, CCGSConfig] = {
         "mixed_precision": "no",
     }),
 }
+
+
+def inference_settings() -> tuple[str, ...]:
+    """The settings marked with :func:`inference_setting`, in field order."""
+    return tuple(f.name for f in dataclasses.fields(CCGSConfig) if f.metadata.get("inference"))
 
 
 def preset(name: str, **overrides: Any) -> CCGSConfig:

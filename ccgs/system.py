@@ -30,7 +30,7 @@ from benchmark.errors import ConfigError
 from benchmark.records import LocalizationQuery, Prediction, Question, SplitData, Video
 from benchmark.systems import RankedVideo, Retriever, TrainingData
 from ccgs.checkpoint import load_trained
-from ccgs.config import CCGSConfig
+from ccgs.config import CCGSConfig, inference_settings
 from ccgs.distributed import broadcast_from_main, launched, process_index, process_state, wait_for_everyone
 from ccgs.encoder import load_encoder, max_positions
 from ccgs.encoding import SubtitleTokens
@@ -243,16 +243,7 @@ class CCGSSystem:
     def _load(self, folder: Path) -> None:
         tokenizer, model, config = load_trained(folder, device=str(self.device))
         # inference settings come from this run, the rest from the trained model
-        self.config = config.replace(top_k_videos=self.config.top_k_videos, batch_tokens=self.config.batch_tokens,
-                                     spans_per_video=self.config.spans_per_video,
-                                     deduplicate_spans=self.config.deduplicate_spans,
-                                     inverted_spans=self.config.inverted_spans,
-                                     mixed_precision=self.config.mixed_precision,
-                                     video_fusion=self.config.video_fusion,
-                                     video_fusion_weights=self.config.video_fusion_weights,
-                                     selection_metric=self.config.selection_metric,
-                                     max_val_questions=self.config.max_val_questions,
-                                     autocast_inference=self.config.autocast_inference, threads=self.config.threads)
+        self.config = config.replace(**{name: getattr(self.config, name) for name in inference_settings()})
         self._scorer = self._make_scorer(tokenizer, model.encoder, model, self.config)
 
     def _make_scorer(self, tokenizer, encoder, model: CCGSModel, config: CCGSConfig) -> SpanScorer:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 
 import numpy as np
@@ -369,3 +370,37 @@ def test_loss_counts_windows_of_other_videos_with_video_negatives():
     without, example, model, tokens, split = _loss_case(window_negatives=0)
     with_other, *_ = _loss_case(window_negatives=0, video_negatives=1)
     assert float(with_other) > float(without) + 1e-4  # the other video's spans join the denominator
+
+
+def test_train_ccgs_help_has_a_flag_for_every_setting(capsys):
+    import dataclasses
+
+    with pytest.raises(SystemExit):
+        main(["train", "ccgs", "--help"])
+    flags = set(re.findall(r"--[\w-]+", capsys.readouterr().out))
+    assert {"--rotary", "--no-rotary", "--video-negatives", "--no-visual", "--no-contrastive", "--valid-span-mask",
+            "--no-valid-span-mask", "--top-k", "--preset", "--set"} <= flags
+    assert {f"--{field.name.replace('_', '-')}" for field in dataclasses.fields(CCGSConfig)} <= flags
+
+
+def test_train_ccgs_flags_left_out_keep_the_preset():
+    from vcval.main import build_parser
+    from vcval.train_command import ccgs_config
+
+    args = build_parser().parse_args(["train", "ccgs", "--data-dir", "d", "--encoder", "e", "--out", "o",
+                                      "--no-rotary", "--video-negatives", "2", "--fusion", "temporal", "--top-k", "5"])
+    config = ccgs_config(args)
+    assert {key: config[key] for key in ("rotary", "video_negatives", "fusion", "top_k_videos")} == {
+        "rotary": False, "video_negatives": 2, "fusion": "temporal", "top_k_videos": 5}
+    assert set(config) == {"rotary", "video_negatives", "fusion", "top_k_videos", "encoder", "out_dir", "resume"}
+
+
+def test_vcval_run_ccgs_says_where_a_protocol_setting_replaced_the_preset(tiny_data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    settings = [f"encoder={tiny_encoder(tiny_data_dir)}", "preset=tiny", "epochs=1", "max_train_examples=8",
+                "max_val_questions=4", "visual=false"]
+    assert main(["run", "ccgs", "--data-dir", str(tiny_data_dir), "--out", str(out), "--no-track",
+                 *[part for setting in settings for part in ("--set", setting)]]) == 0
+    line = "max_len 1300 from protocol medvidcqa-paper; preset tiny: 256"
+    assert f"setting {line}" in capsys.readouterr().err
+    assert line in json.loads((out / "manifest.json").read_text())["value_sources"]

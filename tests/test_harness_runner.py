@@ -8,7 +8,7 @@ import pytest
 
 from benchmark.harness import run_system
 from benchmark.harness.isolation import hold_out_videos, system_inputs
-from benchmark.harness.runner import SystemOutputError, system_config
+from benchmark.harness.runner import SystemOutputError, system_config, value_sources
 from benchmark.predictions import PredictionsError
 from benchmark.protocol import load_protocol
 from benchmark.records import Candidate, Prediction, Question
@@ -146,3 +146,13 @@ def test_bad_system_output_is_reported(tiny_benchmark, tmp_path, mode, error, me
             run_system("sloppy", tiny_benchmark, tmp_path / mode, track=False, echo=False)
     finally:
         unregister_system("sloppy")
+
+
+def test_value_sources_name_protocol_settings_that_replace_the_system_defaults():
+    protocol = load_protocol()
+    keys = {"seed": "seed", "max_len": "max_tokens", "selection_metric": "selection_metric"}
+    defaults = ("preset tiny", {"max_len": 256, "seed": 2, "selection_metric": "R1_mIoU"})
+    assert value_sources({}, keys, protocol, 42, defaults) == [
+        "seed 42 from the run's seed; preset tiny: 2", "max_len 1300 from protocol medvidcqa-paper; preset tiny: 256"]
+    assert value_sources({"max_len": 256, "seed": 1}, keys, protocol, 42, defaults) == []  # the user's own
+    assert value_sources({}, keys, protocol, 42, ("", {})) == []

@@ -17,6 +17,7 @@ prints (:mod:`benchmark.harness.processes`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import shutil
@@ -32,17 +33,15 @@ from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
 from benchmark.outputs import write_json
 from benchmark.ownership import foreign_files, owned_by
 from benchmark.protocol import load_protocol
+from ccgs.config import PRESETS, CCGSConfig
 from vcval import arguments
 from vcval.data_command import add_data_arguments, load_from_arguments
+from vcval.option_flags import add_option_flags
 from vcval.run_command import add_protocol_arguments
 
-# Flags that are CCGS settings (ccgs.config.CCGSConfig fields and ccgs.catalog.CCGSRunOptions), by dest.
-_CONFIG_ARGUMENTS = ("preset", "visual", "fusion", "contrastive", "valid_span_mask", "max_span_pieces",
-                     "negative_sampling", "ce_weight", "iou_rank_weight", "highlight_weight", "epochs",
-                     "pairs_per_batch", "grad_accum", "max_len", "window_overlap", "encoder_lr", "head_lr",
-                     "weight_decay", "warmup_epochs", "max_train_examples", "max_val_questions",
-                     "batch_tokens", "inner_dim", "mixed_precision", "selection_metric", "selection_track",
-                     "retriever", "top_k_videos", "spans_per_video", "threads")
+# Flags that are CCGS settings (the ccgs.catalog.CCGSRunOptions below and every ccgs.config.CCGSConfig field
+# but the seed, which is the run's: --seed), by dest.
+_RUN_ARGUMENTS = ("preset", "retriever")
 # Flags that are protocol settings (they change the recorded protocol and its hash), by dest.
 _PROTOCOL_ARGUMENTS = {"corpus": "corpus", "max_candidates": "max_candidates", "bootstrap": "bootstrap",
                        "max_eval_questions": "max_questions"}
@@ -84,7 +83,7 @@ def register(subparsers) -> None:
     add_data_arguments(ccgs)
     ccgs.add_argument("--encoder", required=True, help="pre-trained encoder: Hugging Face name or local folder")
     ccgs.add_argument("--out", required=True, type=Path, help="output folder (the model, and a run folder per split)")
-    ccgs.add_argument("--preset", choices=("paper", "improved", "tiny"), default=None,
+    ccgs.add_argument("--preset", choices=tuple(PRESETS), default=None,
                       help="settings preset (default: improved, as `vcval run ccgs`)")
     ccgs.add_argument("--resume", action="store_true",
                       help="continue from the last checkpoint in OUT (refused if OUT was trained with other settings)")
@@ -92,35 +91,12 @@ def register(subparsers) -> None:
     ccgs.add_argument("--quiet", action="store_true",
                       help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
     add_protocol_arguments(ccgs)
-    flags = ccgs.add_argument_group("ablations (each overrides the preset)")
-    flags.add_argument("--no-visual", dest="visual", action="store_false", default=None, help="text only")
-    flags.add_argument("--fusion", choices=("authors", "temporal", "none"), default=None,
-                       help="how the visual branch reaches the spans: the authors' (added to every boundary "
-                            "marker), temporal (a span gains its clips' highlight logits) or none")
-    flags.add_argument("--no-contrastive", dest="contrastive", action="store_false", default=None,
-                       help="no negative question per positive")
-    flags.add_argument("--valid-span-mask", dest="valid_span_mask", action="store_true", default=None)
-    flags.add_argument("--no-valid-span-mask", dest="valid_span_mask", action="store_false", default=None)
-    flags.add_argument("--max-span-pieces", type=int, default=None)
-    flags.add_argument("--negative-sampling", choices=("uniform", "any", "other_video"), default=None)
-    flags.add_argument("--ce-weight", type=float, default=None)
-    flags.add_argument("--iou-rank-weight", type=float, default=None)
-    flags.add_argument("--highlight-weight", type=float, default=None)
-    training = ccgs.add_argument_group("training")
-    for name, kind in (("epochs", int), ("pairs-per-batch", int), ("grad-accum", int), ("max-len", int),
-                       ("window-overlap", int), ("encoder-lr", float), ("head-lr", float),
-                       ("weight-decay", float), ("warmup-epochs", float), ("max-train-examples", int),
-                       ("max-val-questions", int), ("batch-tokens", int), ("inner-dim", int)):
-        training.add_argument(f"--{name}", type=kind, default=None)
-    training.add_argument("--seed", type=arguments.seed, default=None, help="run seed (default: the protocol's first seed)")
-    training.add_argument("--mixed-precision", choices=("auto", "no", "bf16", "fp16"), default=None)
-    training.add_argument("--threads", type=int, default=None,
-                          help="CPU threads (default: OMP_NUM_THREADS when set, else the usable cores less those "
-                               "other processes keep busy, chosen again every epoch; docs/ccgs.md)")
-    training.add_argument("--selection-metric", default=None,
-                          help="metric to select the epoch on (default: the protocol's, R1_mIoU)")
-    training.add_argument("--selection-track", choices=("corpus", "localization"), default=None)
-    training.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+    settings = ccgs.add_argument_group("settings (ccgs.config.CCGSConfig, docs/ccgs.md; each given one overrides "
+                                       "the preset)")
+    settings.add_argument("--seed", type=arguments.seed, default=None,
+                          help="run seed (default: the protocol's first seed)")
+    add_option_flags(settings, CCGSConfig, skip=("seed",), aliases={"top_k_videos": ("--top-k",)})
+    settings.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
                           help="any other CCGS setting, as for `vcval run ccgs` (repeatable)")
     evaluation = ccgs.add_argument_group("evaluation")
     evaluation.add_argument("--evaluate", default="test",
@@ -129,11 +105,7 @@ def register(subparsers) -> None:
     evaluation.add_argument("--corpus", default=None, help="corpus setting: split, full or split+N "
                             "(default: the protocol's)")
     evaluation.add_argument("--retriever", choices=("bm25",), default=None,
-                            help="two-stage: score only this retriever's top videos")
-    evaluation.add_argument("--top-k", dest="top_k_videos", type=int, default=None,
-                            help="videos per question in two-stage mode (default 10)")
-    evaluation.add_argument("--spans-per-video", type=int, default=None,
-                            help="at most this many spans of one video per candidate list (default: no cap)")
+                            help="two-stage: score only this retriever's top videos (--top-k-videos, default 10)")
     evaluation.add_argument("--max-candidates", type=int, default=None, help="default: the protocol's (100)")
     evaluation.add_argument("--max-eval-questions", type=arguments.positive_count, default=None,
                             help="evaluate a seeded sample of this many questions (a bounded CPU budget; the "
@@ -147,7 +119,8 @@ def ccgs_config(args: argparse.Namespace) -> dict[str, Any]:
     """The system configuration the flags stand for (typed and checked when the system is built)."""
     from benchmark.harness.settings import merge_config, parse_assignments
 
-    config = {name: getattr(args, name) for name in _CONFIG_ARGUMENTS if getattr(args, name) is not None}
+    names = _RUN_ARGUMENTS + tuple(field.name for field in dataclasses.fields(CCGSConfig) if field.name != "seed")
+    config = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     config.update(encoder=args.encoder, out_dir=args.out, resume=args.resume)
     return merge_config(config, parse_assignments(args.assignments))
 

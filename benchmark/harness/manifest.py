@@ -78,6 +78,10 @@ class RunManifest:
     """What the system chose in ``fit`` (:func:`benchmark.systems.fitted_settings`); empty before it was recorded."""
     deviations: tuple[str, ...]
     """Settings of the config that differ from what the protocol fixes, in words."""
+    value_sources: tuple[str, ...] = ()
+    """Settings the protocol filled in over a different default of the system's own (its preset), in words:
+    ``max_len 1300 from protocol medvidcqa-paper; preset tiny: 256``; empty in a folder written before they
+    were recorded."""
     timings_s: dict[str, StrictFloat]
     """Seconds per step (``build``, ``load``, ``fit``, ``predict``, ``score``, ``write``)."""
     wall_time_s: StrictFloat
@@ -102,6 +106,7 @@ class RunManifest:
         plain["protocol"] = self.protocol.to_dict()
         plain["environment"] = dataclasses.asdict(self.environment)
         plain["deviations"] = list(self.deviations)
+        plain["value_sources"] = list(self.value_sources)
         return plain
 
     @classmethod

@@ -59,7 +59,7 @@ from benchmark.ownership import folder_files, move_into_place, staging_folder, w
 from benchmark.predictions import write_predictions
 from benchmark.protocol import Protocol, load_protocol
 from benchmark.records import LocalizationQuery, Prediction, Question
-from benchmark.registry import create_system, protocol_keys, resolve_system
+from benchmark.registry import config_defaults, create_system, protocol_keys, resolve_system
 from benchmark.scoring import read_per_query, read_score_file, score, write_per_query
 from benchmark.systems import fitted_settings
 from benchmark.tracking import TrackingResult, log_run_folder, warn
@@ -187,9 +187,11 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
     # The system is built (its configuration cast and checked) before any data is loaded or model trained.
     build_started = time.perf_counter()
     entry = resolve_system(system)
-    config, deviations = system_config(config or {}, protocol_keys(entry), protocol, seed)
+    given = dict(config or {})
+    config, deviations = system_config(given, protocol_keys(entry), protocol, seed)
     set_global_seeds(seed)
     instance = create_system(system, config)
+    sources = value_sources(given, protocol_keys(entry), protocol, seed, config_defaults(entry, given))
     timings["build"] = round(time.perf_counter() - build_started, 3)
     load_started = time.perf_counter()
     benchmark = data if isinstance(data, Benchmark) else data() if callable(data) else load_benchmark(data)
@@ -199,6 +201,8 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
         f"({benchmark.fingerprint[:12]}) | split {protocol.split} | seed {seed}")
     for deviation in deviations if echo else ():
         warn(f"this run deviates from protocol '{protocol.name}': {deviation}")
+    for source in sources if echo else ():
+        warn(f"setting {source}")
     set_global_seeds(seed)  # again: building the system may have imported torch or drawn numbers
     inputs = system_inputs(benchmark, protocol)
     with _timed(timings, "fit", say, f"on {len(inputs.training.train.annotations)} train questions, "
@@ -240,7 +244,7 @@ def _run_into(staging: Path | None, out_dir: Path, system: str, data: Benchmark 
     manifest = RunManifest(
         system=system, config=config, split=protocol.split, seed=seed, protocol=protocol,
         protocol_hash=protocol.hash, data_dir=str(benchmark.data_dir), selection=inputs.selection,
-        fitted=fitted_settings(instance), deviations=tuple(deviations), timings_s=timings, wall_time_s=wall_time,
+        fitted=fitted_settings(instance), deviations=tuple(deviations), value_sources=tuple(sources), timings_s=timings, wall_time_s=wall_time,
         finished_at_ms=int(time.time() * 1000), environment=run_environment,
         experiment=experiment or f"vcval-{protocol.name}", run_name=run_name or f"{system} seed {seed}",
         labels=dict(labels or {}), files_sha256=hash_files(staging))
@@ -270,6 +274,21 @@ def system_config(config: Mapping[str, Any], protocol_keys: Mapping[str, str], p
         elif value != wanted:
             deviations.append(f"config '{key}' = {value!r} where the protocol's {source} is {wanted!r}")
     return merged, deviations
+
+
+def value_sources(config: Mapping[str, Any], protocol_keys: Mapping[str, str], protocol: Protocol, seed: int,
+                  defaults: tuple[str, Mapping[str, Any]]) -> list[str]:
+    """The protocol settings :func:`system_config` fills in over a different default of the system's own,
+    in words: ``max_len 1300 from protocol medvidcqa-paper; preset tiny: 256``. ``defaults`` is where the
+    system's defaults come from and their values by config key (:func:`benchmark.registry.config_defaults`)."""
+    label, values = defaults
+    merged, sources = merge_config({}, config), []
+    for key, source in protocol_keys.items():
+        wanted = seed if source == "seed" else getattr(protocol, source)
+        if not _lookup(merged, key)[0] and key in values and values[key] != wanted:
+            origin = "the run's seed" if source == "seed" else f"protocol {protocol.name}"
+            sources.append(f"{key} {wanted!r} from {origin}; {label}: {values[key]!r}")
+    return sources
 
 
 def order_predictions(predictions: Sequence[Prediction], qids: Sequence[str], system: str) -> list[Prediction]:
