@@ -39,7 +39,7 @@ import numpy as np
 from benchmark.data.loader import Benchmark
 from benchmark.errors import DataError, InputError, VcvalError
 from benchmark.hashing import file_sha256
-from benchmark.predictions import DEFAULT_MAX_BYTES, check_predictions
+from benchmark.predictions import DEFAULT_MAX_BYTES, LoadedPredictions, PredictionsError, check_predictions
 from benchmark.protocol import Protocol, load_protocol
 from benchmark.scoring import ScoreReport, score
 from benchmark.tracking import warn
@@ -308,11 +308,14 @@ def _lock_folder(folder: Path) -> int:
 
 def submit_predictions(store: SubmissionStore, predictions_path: str | Path, benchmark: Benchmark, split: str,
                        info: SubmissionInfo, protocol: str | Protocol | None = None, *,
-                       allow_missing: bool = False, source: str | None = None) -> SubmitResult:
+                       allow_missing: bool = False, source: str | None = None,
+                       validated: LoadedPredictions | None = None) -> SubmitResult:
     """Validate, score (with the protocol's bootstrap intervals) and store a predictions file.
 
     An invalid file raises :class:`~benchmark.predictions.PredictionsError` with every problem and
-    leaves the store untouched. Submitting the same content again returns the existing entry."""
+    leaves the store untouched. Submitting the same content again returns the existing entry.
+    ``validated``: the file as the caller already loaded it against this split, corpus and task (the
+    server validates before it reserves a quota slot), so it is not read and checked twice."""
     predictions_path = Path(predictions_path)
     check_info(info)
     split_data = benchmark.split(split)
@@ -328,7 +331,12 @@ def submit_predictions(store: SubmissionStore, predictions_path: str | Path, ben
     if existing is not None:
         return SubmitResult(existing, created=False)
     corpus = benchmark.corpus(split_data.name, bound.corpus_setting)
-    loaded = check_predictions(predictions_path, split_data, corpus, task=bound.task, allow_missing=allow_missing)
+    if validated is None:
+        loaded = check_predictions(predictions_path, split_data, corpus, task=bound.task, allow_missing=allow_missing)
+    elif validated.problems or validated.omitted_problems:
+        raise PredictionsError(predictions_path, validated.problems, validated.omitted_problems)
+    else:
+        loaded = validated
     report = score(loaded, split_data, task=bound.task, video_rank=bound.video_rank, bootstrap=bound.bootstrap,
                    seed=bound.bootstrap_seed,
                    meta={"dataset": benchmark.name, "data_fingerprint": benchmark.fingerprint,

@@ -87,7 +87,7 @@ def add_baseline(service: Service, path: Path, method: str, description: str = "
         with open(path, "rb") as source:
             saved = save_upload(source, work / "upload", path.name, service.settings.max_upload_bytes,
                                 service.settings.max_expanded_bytes)
-        problems = service.check_file(saved)
+        loaded, problems = service.check_file(saved)
         if problems:
             raise Refused(422, "the baseline file is not valid", problems=problems)
         metadata = Metadata(method=method, description=description)
@@ -96,7 +96,7 @@ def add_baseline(service: Service, path: Path, method: str, description: str = "
             session.add(submission)
             session.flush()
             submission_id = submission.id
-        return service.score_submission(team, submission_id, saved, metadata)
+        return service.score_submission(team, submission_id, saved, metadata, validated=loaded)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -104,10 +104,12 @@ class Challenge:
         return load_predictions(path, self.split, self.corpus, task=self.task, max_bytes=max_bytes,
                                 max_problems=MAX_PROBLEMS_SHOWN)
 
-    def store_entry(self, path: Path, info: SubmissionInfo, source: str) -> Entry:
-        """Score and store a valid file in the submissions store (the same entry ``vcval submit`` writes)."""
+    def store_entry(self, path: Path, info: SubmissionInfo, source: str,
+                    validated: LoadedPredictions | None = None) -> Entry:
+        """Score and store a valid file in the submissions store (the same entry ``vcval submit`` writes);
+        ``validated``: the file as :meth:`validate` loaded it, so the store does not read it again."""
         return submit_predictions(self.store, path, self.benchmark, self.split.name, info, self.protocol,
-                                  source=source).entry
+                                  source=source, validated=validated).entry
 
     def measure_entry(self, entry: Entry) -> Measurement:
         """The stored entry's per-question values (only the metric columns: never its gold fields)."""

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from benchmark.errors import InputError
+from benchmark.predictions import LoadedPredictions
 from leaderboard.entry import SubmissionInfo
 from leaderboard.store import make_entry_id
 from server import audit
@@ -119,18 +120,19 @@ class Service:
 
     # ------------------------------------------------------------------------------------- validating
 
-    def check_file(self, saved: SavedUpload) -> list[dict]:
-        """The validator's problems with the file (empty when it can be scored)."""
+    def check_file(self, saved: SavedUpload) -> tuple[LoadedPredictions | None, list[dict]]:
+        """The file as the validator loaded it (None when unreadable) and its problems (empty when it can
+        be scored)."""
         try:
             loaded = self.challenge.validate(saved.path, self.settings.max_expanded_bytes)
         except InputError as error:  # unreadable gzip, a line too long, over the size limit
             where = f"line {error.line}: " if error.line is not None else ""
-            return [{"line": error.line, "qid": None, "field": error.field, "message": error.message,
-                     "text": f"{where}{error.message}"}]
-        return problem_lines(loaded)
+            return None, [{"line": error.line, "qid": None, "field": error.field, "message": error.message,
+                           "text": f"{where}{error.message}"}]
+        return loaded, problem_lines(loaded)
 
     def validate(self, team: Team, saved: SavedUpload) -> dict:
-        problems = self.check_file(saved)
+        _, problems = self.check_file(saved)
         return {"valid": not problems, "problems": problems, "questions": self.challenge.n_questions,
                 "split": self.challenge.split.name}
 
@@ -145,13 +147,13 @@ class Service:
             raise Refused(429, f"too many refused uploads today ({quota.daily_failures}); the count resets at "
                                f"{quota.resets_at}", resets_at=quota.resets_at)
         self._check_quota(team, quota)
-        problems = self.check_file(saved)
+        loaded, problems = self.check_file(saved)
         if problems:
             self._refuse(team, f"invalid file: {len(problems)} problem(s)", count=True)
             raise Refused(422, "the predictions file is not valid: nothing was scored and no scored quota was "
                                "spent", problems=problems)
         submission_id = self._reserve(team, saved, metadata)
-        return self.score_submission(team, submission_id, saved, metadata)
+        return self.score_submission(team, submission_id, saved, metadata, validated=loaded)
 
     def _check_quota(self, team: Team, quota: Quota) -> None:
         if quota.scored_total >= quota.total:
@@ -191,7 +193,8 @@ class Service:
                           description=metadata.description, authors=metadata.authors, code_url=metadata.code_url,
                           paper_url=metadata.paper_url, anonymous=metadata.anonymous)
 
-    def score_submission(self, team: Team, submission_id: int, saved: SavedUpload, metadata: Metadata) -> dict:
+    def score_submission(self, team: Team, submission_id: int, saved: SavedUpload, metadata: Metadata,
+                         validated: LoadedPredictions | None = None) -> dict:
         delay = float(os.environ.get(SCORE_DELAY_ENV) or 0)
         if delay:
             time.sleep(delay)
@@ -199,7 +202,8 @@ class Service:
                               metadata.description)
         started = time.perf_counter()
         try:
-            entry = self.challenge.store_entry(saved.path, info, source=f"server:{team.name}:{saved.filename}")
+            entry = self.challenge.store_entry(saved.path, info, source=f"server:{team.name}:{saved.filename}",
+                                               validated=validated)
             measurement = self.challenge.measure_entry(entry)
             score = self.record_score(submission_id, entry.meta.entry_id, measurement, "entry scored",
                                       full=self.challenge.entry_aggregate(entry))

@@ -108,6 +108,21 @@ def test_a_valid_upload_is_scored_stored_and_aggregate_only(make_api, files, tin
         assert score.scorer_version == scoring.SCORER_VERSION and len(score.answer_key_sha256) == 64
 
 
+def test_an_upload_is_read_and_validated_once(sqlite_api, files, monkeypatch):
+    """The store scores what the server validated before it reserved the quota slot (at 20,000 questions a
+    second validation cost seconds); `vcval submit` still validates in the store."""
+    import leaderboard.store as store_module
+
+    def second_validation(*args, **kwargs):
+        raise AssertionError("the store validated the upload again")
+
+    monkeypatch.setattr(store_module, "check_predictions", second_validation)
+    api = sqlite_api()
+    token = admin.add_team(api.service, "alpha")
+    response = api.upload(files["strong"], token, method="strong")
+    assert response.status_code == 201, response.text
+
+
 @pytest.mark.parametrize("token", [None, "wrong", "revoked"])
 def test_a_missing_invalid_or_revoked_token_is_401(make_api, files, token):
     api = make_api()
