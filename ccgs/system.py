@@ -176,6 +176,14 @@ class CCGSSystem:
             annotations = tuple(annotations[int(i)] for i in sorted(keep))
         return SplitData(split.name, annotations, split.videos)
 
+    def fitted(self) -> dict[str, object]:
+        """What ``fit`` chose on validation, for the run manifest's ``fitted``: the video fusion's weight and
+        every weight's validation figures (two-stage mode with ``video_fusion`` only)."""
+        if not self.video_weights:
+            return {}
+        return {"video_fusion_weight": self.video_weight,
+                "video_fusion_validation": {str(w): v for w, v in self.video_weights.items()}}
+
     @property
     def fuses_videos(self) -> bool:
         """Video fusion is on and there is a retriever's top-K to fuse with (two-stage mode)."""

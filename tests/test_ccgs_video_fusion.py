@@ -9,7 +9,7 @@ import pytest
 from benchmark.errors import ConfigError
 from benchmark.records import Candidate
 from benchmark.scoring import score
-from benchmark.systems import RankedVideo, TrainingData
+from benchmark.systems import RankedVideo, TrainingData, fitted_settings
 from ccgs.config import preset
 from ccgs.system import CCGSSystem
 from ccgs.video_fusion import choose_weight, fuse_videos, standardize
@@ -141,6 +141,10 @@ def test_right_ccgs_video_scores_win_at_the_smallest_weight_that_flips(monkeypat
     system.fit(TrainingData(tiny_benchmark.split("train"), tiny_benchmark.split("val")))
     assert system.video_weight == pytest.approx(0.4)
     assert system.video_weights[0.0]["video_R1"] == 0.0 and system.video_weights[0.4]["video_R1"] == 100.0
+    # the choice reaches the run manifest's `fitted` (benchmark.systems.fitted_settings)
+    fitted = fitted_settings(system)
+    assert fitted["video_fusion_weight"] == pytest.approx(0.4)
+    assert fitted["video_fusion_validation"]["0.0"]["video_R1"] == 0.0
 
 
 def _gold_best(self, texts, videos, top_n, progress=False):
@@ -166,4 +170,5 @@ def test_the_weight_is_chosen_on_validation_questions_only(monkeypatch, tiny_ben
 
 
 def test_without_a_retriever_video_fusion_is_inert():
-    assert not CCGSSystem(preset("tiny", video_fusion=True), checkpoint="unused").fuses_videos
+    system = CCGSSystem(preset("tiny", video_fusion=True), checkpoint="unused")
+    assert not system.fuses_videos and fitted_settings(system) == {}
