@@ -79,14 +79,19 @@ class EntryMeta:
         """Whether the entry records the hashes of its scores (entries written before them do not)."""
         return bool(self.scores_sha256 and self.per_query_sha256)
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, object]:
+        return {"schema_version": META_SCHEMA_VERSION, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object], path: str) -> EntryMeta:
         """Read ``meta.json``'s fields (each a string; the two score hashes may be absent in an older entry).
         Text is made :func:`~leaderboard.escape.visible` and capped here, so that whatever an entry holds,
-        every renderer and the terminal get one bounded line without control characters."""
+        every renderer and the terminal get one bounded line without control characters. A file without
+        ``schema_version`` was written before it existed and reads as version 1; another version is refused."""
+        version = data.get("schema_version", 1)
+        if version != META_SCHEMA_VERSION or isinstance(version, bool):
+            raise DataError(f"meta.json schema_version {version!r} cannot be read; this vcval reads version "
+                            f"{META_SCHEMA_VERSION}", path=path, field="schema_version")
         values = {}
         for item in fields(cls):
             value = data.get(item.name, item.default if item.name in _OPTIONAL_FIELDS else None)
@@ -96,6 +101,8 @@ class EntryMeta:
         return cls(**values)
 
 
+META_SCHEMA_VERSION = 1
+"""The layout of ``meta.json`` (written into every new entry; see docs/leaderboard.md)."""
 _OPTIONAL_FIELDS = ("scores_sha256", "per_query_sha256")
 _TEXT_CAPS = {"name": escape.NAME_MAX_CHARS, "authors": escape.AUTHORS_MAX_CHARS, "notes": escape.NOTES_MAX_CHARS,
               "protocol": escape.PROTOCOL_NAME_MAX_CHARS, "url": escape.LINK_MAX_CHARS,

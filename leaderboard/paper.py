@@ -36,7 +36,7 @@ from benchmark.errors import ConfigError
 from benchmark.ownership import built_aside
 from benchmark.tracking import warn
 from leaderboard import escape
-from leaderboard.entry import META_FILE, Entry, EntryMeta, PerQuery
+from leaderboard.entry import META_FILE, Entry, PerQuery
 from leaderboard.plots import plot_tables
 from leaderboard.render_text import render_latex_table, render_markdown
 from leaderboard.runs import entry_from_run, is_staging, mlflow_run_folders
@@ -127,7 +127,7 @@ def average_seeds(entries: Sequence[Entry]) -> list[Entry]:
         values = {key: np.mean([m.per_query.aligned(qids, key) for m in members], axis=0)
                   for key in members[0].per_query.values if all(key in m.per_query.values for m in members)}
         first = members[0]
-        meta = EntryMeta(**{**first.meta.to_dict(), "notes": f"mean of {len(members)} seeds"})
+        meta = replace(first.meta, notes=f"mean of {len(members)} seeds")
         averaged.append(Entry(path=first.path, meta=meta, metrics=dict(zip(keys, matrix.mean(axis=0), strict=True)),
                               ci={}, n_questions=first.n_questions, scores={},
                               spread=dict(zip(keys, matrix.std(axis=0, ddof=1), strict=True)),

@@ -130,6 +130,23 @@ def test_an_entry_scored_by_an_unknown_scorer_version_is_refused_naming_it(tiny_
         read_entry(entry.path)
 
 
+def test_meta_json_is_versioned_and_an_unknown_version_is_refused_naming_it(tiny_benchmark, tmp_path):
+    split, corpus = tiny_benchmark.split("test"), tiny_benchmark.corpus("test")
+    path = write_simulated(tmp_path / "p.jsonl", split, corpus, first_rate=0.5, jitter=0.3, seed=9)
+    entry = submit_predictions(SubmissionStore(tmp_path / "store"), path, tiny_benchmark, "test",
+                               SubmissionInfo("ok")).entry
+    meta_path = entry.path / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["schema_version"] == 1
+    del meta["schema_version"]  # an entry written before the version existed reads as version 1
+    meta_path.write_text(json.dumps(meta))
+    assert read_entry(entry.path).meta.name == "ok"
+    meta["schema_version"] = 2
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"meta\.json, field 'schema_version': meta\.json schema_version 2 cannot be read"):
+        read_entry(entry.path)
+
+
 def _submit_in_child(barrier, argv, results) -> None:
     """A forked process that waits for its siblings, then runs ``vcval submit`` (the CLI's main)."""
     import contextlib
