@@ -53,6 +53,7 @@ from benchmark.ownership import (
     is_free,
     owned_by,
     read_marker,
+    shown_paths,
     write_marker,
 )
 from benchmark.protocol import MAX_SEED, Protocol, load_protocol, protocol_from_mapping
@@ -389,8 +390,8 @@ def _check_grid_folder(out_dir: Path, *, replace: bool) -> None:
                              "another --out")
     foreign = _foreign_paths(out_dir)
     if foreign:
-        shown = ", ".join(map(str, foreign[:3])) + (" ..." if len(foreign) > 3 else "")
-        raise RunFolderError(f"{out_dir} holds {len(foreign)} file(s) that vcval ablate did not write ({shown}); they "
+        raise RunFolderError(f"{out_dir} holds {len(foreign)} file(s) that vcval ablate did not write "
+                             f"({shown_paths(foreign)}); they "
                              "are not deleted: move them out of the grid folder first")
 
 

@@ -137,8 +137,13 @@ def check_replaceable(folder: str | Path, kind: str, *, what: str, made_by: str 
                              f"({_shown(folder, foreign)}); they are not deleted: move them out of the folder first")
 
 
+def shown_paths(paths: list) -> str:
+    """The first three paths of a refusal message, then `...` when there are more."""
+    return ", ".join(map(str, paths[:3])) + (" ..." if len(paths) > 3 else "")
+
+
 def _shown(folder: Path, names: list[str]) -> str:
-    return ", ".join(str(folder / name) for name in names[:3]) + (" ..." if len(names) > 3 else "")
+    return shown_paths([folder / name for name in names])
 
 
 def staging_folder(out_dir: str | Path) -> Path:

@@ -31,7 +31,7 @@ from benchmark.harness import run_system
 from benchmark.harness.processes import is_main_process, wait_for_everyone
 from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
 from benchmark.outputs import write_json
-from benchmark.ownership import foreign_files, owned_by
+from benchmark.ownership import foreign_files, owned_by, shown_paths
 from benchmark.protocol import load_protocol
 from ccgs.config import PRESETS, CCGSConfig
 from vcval import arguments
@@ -59,9 +59,8 @@ def _remove_training(out: Path) -> None:
         else:
             foreign.append(entry)
     if foreign:
-        shown = ", ".join(map(str, foreign[:3])) + (" ..." if len(foreign) > 3 else "")
         raise RunFolderError(f"{out} holds {len(foreign)} file(s) or folder(s) that vcval train did not write "
-                             f"({shown}); they are not deleted: move them out first, or give another --out")
+                             f"({shown_paths(foreign)}); they are not deleted: move them out first, or give another --out")
     for entry in out.iterdir():
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
