@@ -37,7 +37,7 @@ from benchmark.outputs import refuse_under_file, write_json
 MARKER_FILE = ".vcval-owner.json"
 STAGING_PREFIX = ".staging-"
 # The kinds of folder the suite makes; a marker of another kind is read as "not ours".
-KINDS = ("run", "ablation-cell", "grid", "site", "synthetic-data")
+KINDS = ("run", "ablation-cell", "grid", "site", "synthetic-data", "encoder", "results")
 
 
 class OwnershipError(ConfigError):

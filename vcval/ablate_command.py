@@ -25,6 +25,9 @@ def register(subparsers) -> None:
                         help="replace the grid in --out (each run folder goes only once its new run is complete)")
     ablate.add_argument("--resume", action="store_true",
                         help="keep the cells of --out that finished with the same settings; run the others")
+    ablate.add_argument("--publish", action="store_true",
+                        help="also copy the table, figure and every cell's predictions (gzipped) and manifest to the "
+                             "grid's 'results' folder (replacing what an earlier --publish of this grid wrote there)")
     ablate.add_argument("--no-track", action="store_true", help="do not log the runs to MLflow")
     ablate.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
@@ -36,5 +39,6 @@ def _ablate(args: argparse.Namespace) -> int:
     grid = load_grid(args.grid)
     data = load_benchmark(args.data_dir, args.data_format) if args.data_dir is not None else None
     run_grid(grid, data, args.out, track=not args.no_track, tracking_uri=args.tracking_uri,
-             experiment=args.experiment, overwrite=args.overwrite, resume=args.resume)
+             experiment=args.experiment, overwrite=args.overwrite, resume=args.resume,
+             publish_results=args.publish)
     return 0

@@ -58,33 +58,3 @@ def _iou_distribution(path: Path, per_query: Sequence[Mapping[str, Any]], title:
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
-
-
-def write_ablation_plot(path: Path, grid: Mapping[str, Any]) -> Path:
-    """Bars of an ablation grid (``ablation.json``'s content): per metric, each variant's mean over seeds
-    with its standard deviation, the seeds as dots, and a star over a variant that differs from the base
-    (Holm-corrected paired test)."""
-    variants, metrics = grid["variants"], grid["metrics"]
-    figure, axes = plt.subplots(1, len(metrics), figsize=(max(3.0, 1.1 * len(variants)) * len(metrics) / 1.6, 4),
-                                squeeze=False)
-    positions = range(len(variants))
-    for axis, key in zip(axes[0], metrics, strict=True):
-        means = [variant["mean"][key] for variant in variants]
-        axis.bar(positions, means, yerr=[variant["std"][key] for variant in variants], capsize=3,
-                 color=["#7f8c8d" if variant["name"] == grid["base"] else "#2e86c1" for variant in variants])
-        for position, variant in zip(positions, variants, strict=True):
-            seeds = [values[key] for values in variant["per_seed"].values()]
-            axis.plot([position] * len(seeds), seeds, "k.", markersize=4)
-            comparison = variant["vs_base"].get(key)
-            if comparison is not None and comparison["significant"]:
-                axis.annotate("*", (position, max([means[position], *seeds])), ha="center", va="bottom", fontsize=14)
-        axis.set_xticks(list(positions), [variant["name"].split("/")[-1] for variant in variants], rotation=30,
-                        ha="right", fontsize=8)
-        axis.set_title(key)
-        axis.grid(alpha=0.3, axis="y")
-    axes[0][0].set_ylabel("% (mean ± sd over seeds; dots: seeds)")
-    figure.suptitle(f"{grid['grid']}: base {grid['base']} (grey); * p < {grid['alpha']} after Holm")
-    figure.tight_layout()
-    figure.savefig(path, dpi=130)
-    plt.close(figure)
-    return path
