@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from baselines.dense import resolve_model
 from benchmark.errors import ConfigError
 
 
 def load_encoder(name_or_path: str, extra_tokens: Iterable[str] = ()):
-    """(tokenizer, encoder) from the Hugging Face hub or a local folder; ``extra_tokens`` are added to the
-    vocabulary (the paper adds ``[Music]``) and the embeddings resized when they are new."""
+    """(tokenizer, encoder) from the Hugging Face hub or a local folder (``all-MiniLM-L6-v2``: the bundled
+    offline copy, :func:`baselines.dense.resolve_model`); ``extra_tokens`` are added to the vocabulary (the
+    paper adds ``[Music]``) and the embeddings resized when they are new."""
     from transformers import AutoModel, AutoTokenizer
+
+    name_or_path = resolve_model(name_or_path)
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path)

@@ -54,7 +54,7 @@ def _bars(path: Path, grid: Mapping[str, Any]) -> Path:
 
 def _curve(path: Path, grid: Mapping[str, Any]) -> Path:
     """The figure's metric against the swept setting: one line per swept variant (mean ± sd over seeds),
-    the variants outside the sweep that report the metric as horizontal reference lines."""
+    the figure's reference variants that report the metric as horizontal lines."""
     key, sweep = grid["figure"]["metric"], grid["sweep"]
     figure, axis = plt.subplots(figsize=(6.5, 4.2))
     numeric = all(isinstance(value, int | float) and not isinstance(value, bool) and value > 0
@@ -66,7 +66,8 @@ def _curve(path: Path, grid: Mapping[str, Any]) -> Path:
             axis.errorbar([positions[repr(variant["sweep_value"])] for variant in points],
                           [variant["mean"][key] for variant in points],
                           yerr=[variant["std"][key] for variant in points], marker="o", capsize=3, label=source)
-    for index, variant in enumerate(v for v in grid["variants"] if v["swept_from"] is None and key in v["mean"]):
+    references = set(grid["figure"]["references"])
+    for index, variant in enumerate(v for v in grid["variants"] if v["name"] in references and key in v["mean"]):
         axis.axhline(variant["mean"][key], linestyle="--", color=f"C{(index + len(sweep['variants'])) % 10}",
                      label=variant["name"])
     if numeric:

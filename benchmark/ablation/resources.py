@@ -61,8 +61,9 @@ def _substituted(config: Mapping[str, Any], encoders: Mapping[str, Path]) -> dic
 def _encoder(spec: EncoderSpec, benchmark: Benchmark, folder: Path) -> Path:
     if owned_by(folder, "encoder") and (folder / "config.json").is_file():
         return folder.resolve()
-    texts = [piece.text for video in benchmark.videos.values() for piece in video.pieces]
+    videos = benchmark.videos if spec.texts == "all" else benchmark.split("train").videos
+    texts = [piece.text for video in videos.values() for piece in video.pieces]
     texts += [annotation.text for annotation in benchmark.split("train").annotations]
     with built_aside(folder, "encoder", what="vcval ablate") as staging:
-        build_random_encoder(staging, texts, spec.shape, vocab_size=spec.vocab_size, seed=spec.seed)
+        build_random_encoder(staging, texts, spec.shape, vocab_size=spec.vocab_size, seed=spec.seed, **dict(spec.sizes))
     return folder.resolve()

@@ -6,6 +6,7 @@ Every field, with its meaning, is in docs/harness.md "Experiments"; :func:`load_
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ GRID_FIELDS = ("name", "description", "protocol", "split", "seeds", "data_dir", 
 VARIANT_FIELDS = ("system", "config", "protocol")
 SWEEP_FIELDS = ("setting", "values", "variants")
 FIGURE_KINDS = ("bars", "curve")
+ENCODER_TEXTS = ("all", "train")
 # A config value "@NAME" stands for the folder of the experiment's encoder NAME (built under the run root).
 RESOURCE_PREFIX = "@"
 
@@ -60,13 +62,18 @@ class SyntheticData:
 
 @dataclass(frozen=True)
 class EncoderSpec:
-    """``encoders: {NAME: {shape: tiny, vocab_size: 1000}}``: a random-init encoder whose tokenizer is
-    trained on the data's subtitles and training questions, built under the run root."""
+    """``encoders: {NAME: {shape: tiny, vocab_size: 1000}}``: a random-init encoder whose sentencepiece
+    tokenizer is trained on the data's text, built under the run root."""
 
     name: str
     shape: str = "tiny"
     vocab_size: int = 1000
     seed: int = 0
+    texts: str = "all"
+    """The tokenizer's text: ``all`` (every video's subtitles) or ``train`` (the train split's videos), each
+    with the training questions."""
+    sizes: tuple[tuple[str, int], ...] = ()
+    """Fields of the shape overridden (``position_buckets: 32``)."""
 
     @property
     def folder_name(self) -> str:
@@ -89,6 +96,8 @@ class Figure:
     """``bars``: every variant's mean per metric; ``curve``: the sweep's metric against its values."""
     metric: str | None = None
     """The metric a curve draws (default: the first table column)."""
+    references: tuple[str, ...] | None = None
+    """The variants a curve draws as horizontal lines (default: every variant outside the sweep)."""
 
 
 @dataclass(frozen=True)
@@ -199,7 +208,7 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
     data_dir, data = _data(mapping, base_dir, fail)
     encoders = _encoders(mapping.get("encoders"), fail)
     _check_resource_references(variants, {encoder.name for encoder in encoders}, source)
-    figure = _figure(mapping.get("figure"), sweep, fail)
+    figure = _figure(mapping.get("figure"), sweep, names, fail)
     if figure.metric is not None and metrics and figure.metric not in metrics:
         raise fail("figure.metric", f"one of the table's metrics ({', '.join(metrics)})")
     results = mapping.get("results")
@@ -210,7 +219,7 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
         raise fail("description", "text")
     return Grid(str(mapping.get("name") or default_name), protocol, split, tuple(seeds), tuple(variants), base,
                 tuple(metrics) if metrics else None, data_dir, description, data, encoders, sweep, comparisons,
-                figure, base_dir / results if results else None)
+                figure, Path(os.path.normpath(base_dir / results)) if results else None)
 
 
 def slug(name: str) -> str:
@@ -317,16 +326,20 @@ def _encoders(value: Any, fail) -> tuple[EncoderSpec, ...]:
     if value is None:
         return ()
     if not isinstance(value, Mapping):
-        raise fail("encoders", "a mapping of encoder name -> {shape, vocab_size, seed}")
+        raise fail("encoders", "a mapping of encoder name -> {shape, vocab_size, seed, texts, size fields}")
     encoders = []
     for name, spec in value.items():
-        spec = spec or {}
-        ints = ("vocab_size", "seed")
-        if (not isinstance(spec, Mapping) or set(spec) - {"shape", *ints} or spec.get("shape", "tiny") not in ENCODER_SHAPES
-                or not all(isinstance(spec.get(key, 1), int) and not isinstance(spec.get(key), bool) for key in ints)):
-            raise fail(f"encoders.{name}", f"a mapping of shape ({', '.join(ENCODER_SHAPES)}), vocab_size and seed "
-                                           "(integers)")
-        encoders.append(EncoderSpec(str(name), **spec))
+        spec = dict(spec or {})
+        shape = spec.pop("shape", "tiny")
+        texts = spec.pop("texts", "all")
+        if not isinstance(spec, Mapping) or shape not in ENCODER_SHAPES or texts not in ENCODER_TEXTS:
+            raise fail(f"encoders.{name}", f"a mapping with shape one of {', '.join(ENCODER_SHAPES)} and texts one "
+                                           f"of {', '.join(ENCODER_TEXTS)}")
+        known = {"vocab_size", "seed", *ENCODER_SHAPES[shape]}
+        if set(spec) - known or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in spec.values()):
+            raise fail(f"encoders.{name}", f"integers among {', '.join(sorted(known))} (beside shape and texts)")
+        vocab_size, seed = spec.pop("vocab_size", 1000), spec.pop("seed", 0)
+        encoders.append(EncoderSpec(str(name), shape, vocab_size, seed, texts, tuple(sorted(spec.items()))))
     return tuple(encoders)
 
 
@@ -350,13 +363,18 @@ def _check_resource_references(variants: list[Variant], encoders: set[str], sour
                                   f"names no encoder of field 'encoders' (declared: {known})")
 
 
-def _figure(value: Any, sweep: Sweep | None, fail) -> Figure:
+def _figure(value: Any, sweep: Sweep | None, names: list[str], fail) -> Figure:
     if value is None:
         return Figure()
-    if (not isinstance(value, Mapping) or set(value) - {"kind", "metric"} or value.get("kind", "bars") not in FIGURE_KINDS
-            or not isinstance(value.get("metric", ""), str)):
-        raise fail("figure", f"a mapping of kind ({', '.join(FIGURE_KINDS)}) and metric")
-    figure = Figure(value.get("kind", "bars"), value.get("metric"))
+    if (not isinstance(value, Mapping) or set(value) - {"kind", "metric", "references"}
+            or value.get("kind", "bars") not in FIGURE_KINDS or not isinstance(value.get("metric", ""), str)):
+        raise fail("figure", f"a mapping of kind ({', '.join(FIGURE_KINDS)}), metric and references")
+    references = value.get("references")
+    if references is not None:
+        if not isinstance(references, list):
+            raise fail("figure.references", "a list of variants")
+        references = tuple(_variant_name(name, names, "figure.references", fail) for name in references)
+    figure = Figure(value.get("kind", "bars"), value.get("metric"), references)
     if figure.kind == "curve" and sweep is None:
         raise fail("figure", "'bars' unless the grid has a 'sweep' (a curve draws the swept setting)")
     return figure

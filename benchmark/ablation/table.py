@@ -94,7 +94,9 @@ class GridResult:
             "sweep": None if self.grid.sweep is None else {
                 "setting": self.grid.sweep.setting, "values": list(self.grid.sweep.values),
                 "variants": list(self.grid.sweep.variants)},
-            "figure": {"kind": self.grid.figure.kind, "metric": self.grid.figure.metric or self.metrics[0]},
+            "figure": {"kind": self.grid.figure.kind, "metric": self.grid.figure.metric or self.metrics[0],
+                       "references": list(self.grid.figure.references) if self.grid.figure.references is not None
+                       else [row.variant.name for row in self.rows if row.variant.swept_from is None]},
             "alpha": ALPHA, "test": f"paired approximate randomization ({PAIRED_RESAMPLES} resamples), "
                                    "Holm-corrected across the table",
             "variants": [{
