@@ -2,7 +2,7 @@
 
 The golden file holds a case written in TVR's and CMIVQA's formats and the numbers the original,
 unmodified evaluators printed for it (see its ``evaluators`` field for repository and commit;
-``benchmarks/agreement.py --write-golden`` regenerates it). Here the same files go through
+``tools/agreement.py --write-golden`` regenerates it). Here the same files go through
 ``vcval convert`` and ``score``.
 """
 

@@ -46,8 +46,9 @@ def publish(result: GridResult, results_dir: Path, data_dir: Path) -> Path:
             with run.predictions_path.open("rb") as source, (staging / f"{stem}.jsonl.gz").open("wb") as raw, \
                     gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as sink:
                 shutil.copyfileobj(source, sink)
-            manifest = json.loads((run.out_dir / "manifest.json").read_text(encoding="utf-8"))
-            write_json(staging / f"{stem}.manifest.json", relative_paths(manifest, roots))
+            for name in ("manifest", "scores"):
+                recorded = json.loads((run.out_dir / f"{name}.json").read_text(encoding="utf-8"))
+                write_json(staging / f"{stem}.{name}.json", relative_paths(recorded, roots))
     return results_dir
 
 
@@ -69,4 +70,4 @@ def relative_paths(value: Any, roots: Mapping[str, Path]) -> Any:
 
 def _published_name(name: str) -> bool:
     """Files of a results folder published before folders were marked."""
-    return name in TABLE_FILES or name.endswith((".jsonl.gz", ".manifest.json"))
+    return name in TABLE_FILES or name.endswith((".jsonl.gz", ".manifest.json", ".scores.json"))
