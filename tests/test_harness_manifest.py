@@ -128,3 +128,15 @@ def test_a_missing_field_and_a_bad_protocol_are_named():
         RunManifest.from_mapping(bad_protocol, SOURCE)
     with pytest.raises(ManifestError, match="not a run manifest"):
         RunManifest.from_mapping([1, 2], SOURCE)
+
+
+def test_environment_records_torch_threads_when_torch_is_loaded(monkeypatch):
+    import sys
+
+    import torch
+
+    from benchmark.harness.environment import environment
+
+    assert environment().torch_threads == torch.get_num_threads()
+    monkeypatch.delitem(sys.modules, "torch")
+    assert environment().torch_threads is None

@@ -49,7 +49,14 @@ def device_description() -> str:
     return f"cpu: {processor}, {os.cpu_count()} cores"
 
 
+def torch_threads() -> int | None:
+    """torch's intra-op threads when the run's system used torch (CPU float sums depend on them, so a
+    trained model is reproduced bit for bit only with as many threads), else None."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
+
+
 def environment() -> RunEnvironment:
     commit, dirty = git_state()
     return RunEnvironment(git_commit=commit, git_dirty=dirty, versions=package_versions(),
-                          device=device_description(), platform=platform.platform())
+                          device=device_description(), platform=platform.platform(), torch_threads=torch_threads())

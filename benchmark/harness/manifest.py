@@ -50,6 +50,9 @@ class RunEnvironment:
     """The GPU(s) torch saw when the system used torch, else the CPU and its core count."""
     platform: str
     """The operating system (``platform.platform()``)."""
+    torch_threads: StrictInt | None = None
+    """torch's intra-op threads when the system used torch (a CPU-trained model is reproduced bit for bit
+    only with as many); null without torch, or in a manifest written before they were recorded."""
 
 
 @dataclass(frozen=True, kw_only=True)
