@@ -83,9 +83,9 @@ def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, 
     ``field`` for a record read from a file). Unknown names are an error."""
     fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     known = set(fields)
-    unknown = sorted(set(values) - known)
+    unknown = sorted(f"{prefix}{key}" for key in set(values) - known)  # a YAML key may be a number
     if unknown:
-        raise ConfigError(f"{where} has no {noun} {', '.join(repr(prefix + k) for k in unknown)}; its {noun}s "
+        raise ConfigError(f"{where} has no {noun} {', '.join(map(repr, unknown))}; its {noun}s "
                           f"are: {', '.join(prefix + k for k in sorted(known))}")
     hints = _hints(cls)
     prepared = {}
