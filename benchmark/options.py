@@ -137,6 +137,14 @@ def field_docs(cls: type) -> dict[str, str]:
             and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
 
 
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring on one line, its reST roles and literals as Markdown code
+    (``:func:`f``` and a double-backquoted ``x`` become `f` and `x` between single backquotes)."""
+    text = re.sub(r":\w+:`([^`]*)`", r"`\1`", " ".join(doc.split())).replace("``", "`")
+    match = re.match(r"(.*?\S\.)(\s|$)", text)
+    return match.group(1) if match else text
+
+
 def flatten_config(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
     """``{"bm25": {"k1": 1.2}, "top_k": 5}`` -> ``{"bm25.k1": 1.2, "top_k": 5}``."""
     flat: dict[str, Any] = {}
