@@ -83,9 +83,9 @@ def read_options(cls: type[OptionsT], values: Mapping[str, Any], *, where: str, 
     ``field`` for a record read from a file). Unknown names are an error."""
     fields = {field.name: field for field in dataclasses.fields(cls)}  # type: ignore[arg-type]
     known = set(fields)
-    unknown = sorted(set(values) - known)
+    unknown = sorted(f"{prefix}{key}" for key in set(values) - known)  # a YAML key may be a number
     if unknown:
-        raise ConfigError(f"{where} has no {noun} {', '.join(repr(prefix + k) for k in unknown)}; its {noun}s "
+        raise ConfigError(f"{where} has no {noun} {', '.join(map(repr, unknown))}; its {noun}s "
                           f"are: {', '.join(prefix + k for k in sorted(known))}")
     hints = _hints(cls)
     prepared = {}
@@ -135,6 +135,14 @@ def field_docs(cls: type) -> dict[str, str]:
     return {line.target.id: inspect.cleandoc(doc.value.value) for line, doc in zip(body, body[1:], strict=False)
             if isinstance(line, ast.AnnAssign) and isinstance(line.target, ast.Name) and isinstance(doc, ast.Expr)
             and isinstance(doc.value, ast.Constant) and isinstance(doc.value.value, str)}
+
+
+def first_sentence(doc: str) -> str:
+    """The first sentence of a docstring on one line, its reST roles and literals as Markdown code
+    (``:func:`f``` and a double-backquoted ``x`` become `f` and `x` between single backquotes)."""
+    text = re.sub(r":\w+:`([^`]*)`", r"`\1`", " ".join(doc.split())).replace("``", "`")
+    match = re.match(r"(.*?\S\.)(\s|$)", text)
+    return match.group(1) if match else text
 
 
 def flatten_config(config: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:

@@ -3,7 +3,9 @@
 A protocol fixes the evaluated split, the corpus each question is searched against, the candidate cap,
 the reported IoU thresholds and ranks, the text and video budgets handed to models, the seeds, how models
 are selected, and the bootstrap of the intervals. Named protocols ship as YAML files in
-``benchmark/protocols/``; any other YAML file with the same fields works too (``--protocol FILE``).
+``benchmark/protocols/``; any other YAML file with the same fields works too (``--protocol FILE``). Every
+protocol mapping is read by :func:`benchmark.options.read_options`, the reader of every settings file (names
+and types); :class:`Protocol` checks what its types cannot say.
 
 A shipped protocol leaves the data open; :meth:`Protocol.bind` pins it to a loaded data folder (its name
 and content fingerprint) and to the evaluated split. The hash of a bound protocol is what every run
@@ -22,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import StrictFloat, StrictInt
 
 from benchmark.data.corpus import CorpusSetting
 from benchmark.data.sources import canonical_split
 from benchmark.errors import ConfigError, DataError, VcvalError
 from benchmark.metrics import TASKS, VIDEO_RANK_MODES
 from benchmark.metrics.suite import IOU_THRESHOLDS, RECALL_KS
-from benchmark.options import load_yaml
+from benchmark.options import load_yaml, read_options
 from benchmark.predictions import MAX_CANDIDATES
 from benchmark.stats import MAX_RESAMPLES
 
@@ -54,23 +57,25 @@ class Protocol:
     task: str = "corpus"
     split: str = "test"
     corpus: str = "split"
-    corpus_seed: int = 0
-    max_candidates: int = MAX_CANDIDATES
-    iou_thresholds: tuple[float, ...] = SUPPORTED_IOU_THRESHOLDS
-    recall_at: tuple[int, ...] = SUPPORTED_RECALL_AT
+    corpus_seed: StrictInt = 0
+    max_candidates: StrictInt = MAX_CANDIDATES
+    iou_thresholds: tuple[StrictFloat, ...] = SUPPORTED_IOU_THRESHOLDS
+    recall_at: tuple[StrictInt, ...] = SUPPORTED_RECALL_AT
     video_rank: str = "distinct"
-    max_tokens: int = 1300
-    feature_clips: int = 768
-    seeds: tuple[int, ...] = (42,)
+    max_tokens: StrictInt = 1300
+    feature_clips: StrictInt = 768
+    seeds: tuple[StrictInt, ...] = (42,)
     selection_split: str = "validation"
     selection_metric: str = "R1_mIoU"
-    bootstrap: int = 1000
-    bootstrap_seed: int = 0
-    max_questions: int | None = None
+    bootstrap: StrictInt = 1000
+    bootstrap_seed: StrictInt = 0
+    max_questions: StrictInt | None = None
     dataset: str | None = None
     data_fingerprint: str | None = None
 
     def __post_init__(self) -> None:
+        """What the field types cannot say; a protocol read from a file gets here through
+        :func:`protocol_from_mapping`, which puts the file's name in front of these errors."""
         _check_protocol(self)
 
     @property
@@ -97,11 +102,8 @@ class Protocol:
         return self.hash[:12]
 
     def replace(self, **changes: Any) -> Protocol:
-        """A copy with some fields changed (validated like a loaded protocol)."""
-        unknown = sorted(set(changes) - _field_names())
-        if unknown:
-            raise ConfigError(f"unknown protocol field(s) {', '.join(unknown)}; known: {', '.join(sorted(_field_names()))}")
-        return dataclasses.replace(self, **{key: _coerce(key, value, self.name) for key, value in changes.items()})
+        """A copy with some fields changed, read like a protocol file (errors start ``protocol 'NAME'``)."""
+        return protocol_from_mapping(self.to_dict() | changes, f"protocol '{self.name}'")
 
     def bind(self, data_name: str, data_fingerprint: str, split: str | None = None) -> Protocol:
         """This protocol pinned to one data folder's content and to the evaluated ``split``.
@@ -143,110 +145,61 @@ def load_protocol(name_or_path: str | Path | None = None) -> Protocol:
 
 
 def protocol_from_mapping(mapping: Any, source: str = "protocol") -> Protocol:
-    """Validate a mapping (a parsed protocol file, or a run's recorded ``protocol.json``) into a protocol."""
+    """Validate a mapping (a parsed protocol file, or a run's recorded ``protocol.json``) into a protocol.
+
+    Names and types go through :func:`benchmark.options.read_options`, the reader of every settings file;
+    what a type cannot say (drawn from the scorer's thresholds, seeds in range, ...) is checked by
+    :class:`Protocol` itself. Every error starts with ``source``."""
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"{source}: a protocol must be a mapping of fields, got {type(mapping).__name__}")
-    unknown = sorted(set(mapping) - _field_names())
-    if unknown:
-        raise ConfigError(f"{source}: unknown protocol field(s) {', '.join(map(str, unknown))}; "
-                          f"known: {', '.join(sorted(_field_names()))}")
-    if "name" not in mapping:
-        raise ConfigError(f"{source}: field 'name' is missing")
-    try:
-        return Protocol(**{key: _coerce(key, value, source) for key, value in mapping.items()})
-    except ConfigError as error:
-        if str(error).startswith(source):
-            raise
-        raise ConfigError(f"{source}: {error}") from error
-
-
-def _field_names() -> set[str]:
-    return {f.name for f in dataclasses.fields(Protocol)}
-
-
-_INT_FIELDS = ("corpus_seed", "max_candidates", "max_tokens", "feature_clips", "bootstrap", "bootstrap_seed")
-_STR_FIELDS = ("name", "description", "task", "split", "corpus", "video_rank", "selection_split", "selection_metric")
-_OPTIONAL_STR_FIELDS = ("dataset", "data_fingerprint")
-_OPTIONAL_INT_FIELDS = ("max_questions",)
-
-
-def _coerce(key: str, value: Any, source: str) -> Any:
-    """Check one field's type and turn lists into tuples; say which field and what was expected."""
-    def fail(expected: str) -> ConfigError:
-        return ConfigError(f"{source}: field '{key}' must be {expected}, got {value!r}")
-
-    if key in _INT_FIELDS:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise fail("an integer")
-        return value
-    if key in _STR_FIELDS:
-        if not isinstance(value, str):
-            raise fail("a string")
-        return value
-    if key in _OPTIONAL_INT_FIELDS:
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise fail("an integer or null")
-        return value
-    if key in _OPTIONAL_STR_FIELDS:
-        if value is not None and not isinstance(value, str):
-            raise fail("a string or null")
-        return value
-    if key in ("iou_thresholds", "recall_at", "seeds"):
-        if not isinstance(value, (list, tuple)) or not value:
-            raise fail("a non-empty list")
-        if key == "iou_thresholds":
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
-                raise fail("a list of numbers")
-            return tuple(float(v) for v in value)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
-            raise fail("a list of integers")
-        return tuple(value)
-    raise ConfigError(f"{source}: unknown protocol field '{key}'")
+    return read_options(Protocol, mapping, where=source, noun="field")
 
 
 def _check_protocol(protocol: Protocol) -> None:
-    where = f"protocol '{protocol.name}'"
+    """The checks a field's type cannot express. Errors name the field; their reader adds the file."""
     if protocol.task not in TASKS:
-        raise ConfigError(f"{where}: field 'task' must be one of {', '.join(TASKS)}, got {protocol.task!r}")
+        raise ConfigError(f"field 'task' must be one of {', '.join(TASKS)}, got {protocol.task!r}")
     try:
         CorpusSetting.parse(protocol.corpus, seed=protocol.corpus_seed)
         # 'val' and 'dev' name the validation split: store the canonical name so that the hash agrees.
         object.__setattr__(protocol, "split", canonical_split(protocol.split))
         object.__setattr__(protocol, "selection_split", canonical_split(protocol.selection_split))
     except VcvalError as error:
-        raise ConfigError(f"{where}: {error}") from error
+        raise ConfigError(str(error)) from error
     if protocol.split == "train":
-        raise ConfigError(f"{where}: field 'split' must be validation or test: systems train on train")
+        raise ConfigError("field 'split' must be validation or test: systems train on train")
     if protocol.selection_split == "test":
-        raise ConfigError(f"{where}: field 'selection_split' must not be test: selecting on the test answers "
-                          "would leak them")
+        raise ConfigError("field 'selection_split' must not be test: selecting on the test answers would leak them")
     if not 1 <= protocol.max_candidates <= MAX_CANDIDATES:
-        raise ConfigError(f"{where}: field 'max_candidates' must be between 1 and {MAX_CANDIDATES}, "
+        raise ConfigError(f"field 'max_candidates' must be between 1 and {MAX_CANDIDATES}, "
                           f"got {protocol.max_candidates}")
+    for key in ("iou_thresholds", "recall_at", "seeds"):
+        if not getattr(protocol, key):
+            raise ConfigError(f"field '{key}' must be a non-empty list")
     if not set(protocol.iou_thresholds) <= set(SUPPORTED_IOU_THRESHOLDS):
-        raise ConfigError(f"{where}: field 'iou_thresholds' must be drawn from {list(SUPPORTED_IOU_THRESHOLDS)} "
+        raise ConfigError(f"field 'iou_thresholds' must be drawn from {list(SUPPORTED_IOU_THRESHOLDS)} "
                           f"(the scorer's), got {list(protocol.iou_thresholds)}")
     if not set(protocol.recall_at) <= set(SUPPORTED_RECALL_AT):
-        raise ConfigError(f"{where}: field 'recall_at' must be drawn from {list(SUPPORTED_RECALL_AT)} "
+        raise ConfigError(f"field 'recall_at' must be drawn from {list(SUPPORTED_RECALL_AT)} "
                           f"(the scorer's), got {list(protocol.recall_at)}")
     if protocol.video_rank not in VIDEO_RANK_MODES:
-        raise ConfigError(f"{where}: field 'video_rank' must be one of {', '.join(VIDEO_RANK_MODES)}, "
+        raise ConfigError(f"field 'video_rank' must be one of {', '.join(VIDEO_RANK_MODES)}, "
                           f"got {protocol.video_rank!r}")
     for key in ("max_tokens", "feature_clips"):
         if getattr(protocol, key) < 1:
-            raise ConfigError(f"{where}: field '{key}' must be positive, got {getattr(protocol, key)}")
+            raise ConfigError(f"field '{key}' must be positive, got {getattr(protocol, key)}")
     if protocol.max_questions is not None and protocol.max_questions < 1:
-        raise ConfigError(f"{where}: field 'max_questions' must be positive or null, got {protocol.max_questions}")
+        raise ConfigError(f"field 'max_questions' must be positive or null, got {protocol.max_questions}")
     if not 0 <= protocol.bootstrap <= MAX_RESAMPLES:
-        raise ConfigError(f"{where}: field 'bootstrap' must be from 0 (no intervals) to {MAX_RESAMPLES}, "
+        raise ConfigError(f"field 'bootstrap' must be from 0 (no intervals) to {MAX_RESAMPLES}, "
                           f"got {protocol.bootstrap}")
     for key, values in (("corpus_seed", [protocol.corpus_seed]), ("bootstrap_seed", [protocol.bootstrap_seed]),
                         ("seeds", list(protocol.seeds))):
         if not all(0 <= value <= MAX_SEED for value in values):
-            raise ConfigError(f"{where}: field '{key}' must be from 0 to {MAX_SEED}, got "
+            raise ConfigError(f"field '{key}' must be from 0 to {MAX_SEED}, got "
                               f"{values[0] if key != 'seeds' else values}")
     if len(set(protocol.seeds)) != len(protocol.seeds):
-        raise ConfigError(f"{where}: field 'seeds' repeats a seed: {list(protocol.seeds)}")
+        raise ConfigError(f"field 'seeds' repeats a seed: {list(protocol.seeds)}")
 
 
 def _plain(value: Any) -> Any:

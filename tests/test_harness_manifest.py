@@ -124,7 +124,7 @@ def test_a_missing_field_and_a_bad_protocol_are_named():
         RunManifest.from_mapping(written, SOURCE)
     bad_protocol = _as_file(_manifest())
     bad_protocol["protocol"]["max_candidates"] = "many"
-    with pytest.raises(ManifestError, match=f"^{SOURCE}: protocol: field 'max_candidates' must be an integer"):
+    with pytest.raises(ManifestError, match=f"^{SOURCE}: protocol: field 'max_candidates' = 'many': expected an integer"):
         RunManifest.from_mapping(bad_protocol, SOURCE)
     with pytest.raises(ManifestError, match="not a run manifest"):
         RunManifest.from_mapping([1, 2], SOURCE)

@@ -52,10 +52,14 @@ def test_a_protocol_file_round_trips(tmp_path):
 
 
 @pytest.mark.parametrize(("mapping", "message"), [
-    ({"name": "x", "maximum": 3}, "unknown protocol field.*maximum"),
-    ({"description": "no name"}, "field 'name' is missing"),
-    ({"name": "x", "max_candidates": "100"}, "field 'max_candidates' must be an integer"),
-    ({"name": "x", "max_candidates": 101}, "'max_candidates' must be between 1 and 100"),
+    ({"name": "x", "maximum": 3}, "^my.yaml has no field 'maximum'; its fields are: bootstrap,"),
+    ({1: "x", "name": "x"}, "^my.yaml has no field '1'"),
+    ({"description": "no name"}, "^my.yaml: field 'name' is missing"),
+    ({"name": "x", "max_candidates": "100"}, "^my.yaml: field 'max_candidates' = '100': expected an integer"),
+    ({"name": "x", "max_tokens": True}, "field 'max_tokens' = True: expected an integer"),
+    ({"name": "x", "seeds": [1, "2"]}, "field 'seeds' = \\[1, '2'\\]: expected a list of integers"),
+    ({"name": "x", "iou_thresholds": [float("nan")]}, "field 'iou_thresholds' = \\[nan\\]: expected a finite number"),
+    ({"name": "x", "max_candidates": 101}, "^my.yaml: field 'max_candidates' must be between 1 and 100"),
     ({"name": "x", "seeds": []}, "field 'seeds' must be a non-empty list"),
     ({"name": "x", "seeds": [1, 1]}, "repeats a seed"),
     ({"name": "x", "iou_thresholds": [0.4]}, "'iou_thresholds' must be drawn from"),
@@ -67,7 +71,7 @@ def test_a_protocol_file_round_trips(tmp_path):
     ({"name": "x", "task": "ranking"}, "field 'task' must be one of corpus, localization"),
     ({"name": "x", "video_rank": "best"}, "field 'video_rank' must be one of distinct, rows"),
     ({"name": "x", "max_questions": 0}, "field 'max_questions' must be positive or null"),
-    ({"name": "x", "max_questions": "all"}, "field 'max_questions' must be an integer or null"),
+    ({"name": "x", "max_questions": "all"}, "field 'max_questions' = 'all': expected an integer or null"),
     ([1, 2], "must be a mapping"),
 ])
 def test_bad_protocols_name_the_field(mapping, message):
@@ -85,5 +89,7 @@ def test_unknown_protocol_name_lists_the_shipped_ones(tmp_path):
 
 
 def test_replace_rejects_unknown_fields():
-    with pytest.raises(ConfigError, match="unknown protocol field"):
+    with pytest.raises(ConfigError, match="^protocol 'x' has no field 'colour'; its fields are: "):
         Protocol(name="x").replace(colour="red")
+    with pytest.raises(ConfigError, match="^protocol 'x': field 'max_candidates' = '5': expected an integer"):
+        Protocol(name="x").replace(max_candidates="5")

@@ -11,27 +11,28 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from benchmark.options import field_docs
+from benchmark.options import field_docs, first_sentence
 
 
-def add_option_flags(group: Any, cls: type, *, skip: Iterable[str] = (),
+def add_option_flags(group: Any, cls: type, names: Iterable[str] | None = None, *,
                      aliases: Mapping[str, tuple[str, ...]] | None = None) -> tuple[str, ...]:
-    """Add a flag for each field of ``cls`` not in ``skip`` to ``group`` (a parser or argument group);
-    ``aliases`` gives a field further flag names. The dests added (the field names), in field order."""
-    hints, docs, skipped, aliases = typing.get_type_hints(cls), field_docs(cls), set(skip), aliases or {}
+    """Add a flag for each field of ``cls`` named in ``names`` (default: every field) to ``group`` (a parser
+    or argument group); ``aliases`` gives a field further flag names. The dests added (the field names), in
+    field order."""
+    hints, docs, aliases = typing.get_type_hints(cls), field_docs(cls), aliases or {}
+    wanted = None if names is None else set(names)
     added = []
     for field in dataclasses.fields(cls):
-        if field.name in skipped:
+        if wanted is not None and field.name not in wanted:
             continue
-        names = (f"--{field.name.replace('_', '-')}", *aliases.get(field.name, ()))
-        help_text = _first_sentence(docs.get(field.name, ""))
-        group.add_argument(*names, dest=field.name, default=None, help=help_text, **_kind(hints[field.name]))
+        flags = (f"--{field.name.replace('_', '-')}", *aliases.get(field.name, ()))
+        help_text = first_sentence(docs.get(field.name, "")).replace("`", "").replace("%", "%%")
+        group.add_argument(*flags, dest=field.name, default=None, help=help_text, **_kind(hints[field.name]))
         added.append(field.name)
     return tuple(added)
 
@@ -52,10 +53,3 @@ def _kind(hint: Any) -> dict[str, Any]:
     if hint in (int, float):
         return {"type": hint, "metavar": hint.__name__.upper()}
     return {"metavar": "TEXT"}
-
-
-def _first_sentence(doc: str) -> str:
-    """The docstring's first sentence on one line, without reST markup (and ``%`` escaped for argparse)."""
-    text = re.sub(r":\w+:`([^`]*)`", r"\1", " ".join(doc.split())).replace("``", "")
-    match = re.match(r"(.*?\S\.)(\s|$)", text)
-    return (match.group(1) if match else text).replace("%", "%%")

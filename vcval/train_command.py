@@ -33,7 +33,7 @@ from benchmark.harness.run_folder import RunFolderError, read_verified_manifest
 from benchmark.outputs import write_json
 from benchmark.ownership import foreign_files, owned_by, shown_paths
 from benchmark.protocol import load_protocol
-from ccgs.config import PRESETS, CCGSConfig
+from ccgs.config import PRESETS, CCGSConfig, settings_by_concern
 from vcval import arguments
 from vcval.data_command import add_data_arguments, load_from_arguments
 from vcval.option_flags import add_option_flags
@@ -90,13 +90,17 @@ def register(subparsers) -> None:
     ccgs.add_argument("--quiet", action="store_true",
                       help="no progress bars nor epoch lines (bars show only when stderr is a terminal)")
     add_protocol_arguments(ccgs)
-    settings = ccgs.add_argument_group("settings (ccgs.config.CCGSConfig, docs/ccgs.md; each given one overrides "
-                                       "the preset)")
-    settings.add_argument("--seed", type=arguments.seed, default=None,
-                          help="run seed (default: the protocol's first seed)")
-    add_option_flags(settings, CCGSConfig, skip=("seed",), aliases={"top_k_videos": ("--top-k",)})
+    settings = ccgs.add_argument_group("settings", "ccgs.config.CCGSConfig, by concern below (docs/ccgs.md); "
+                                       "each flag given overrides the preset")
     settings.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
-                          help="any other CCGS setting, as for `vcval run ccgs` (repeatable)")
+                          help="any CCGS setting, as for `vcval run ccgs` (repeatable)")
+    for concern, names in settings_by_concern().items():
+        group = ccgs.add_argument_group(f"settings: {concern}")
+        if "seed" in names:  # the run's seed, as `vcval run --seed`
+            group.add_argument("--seed", type=arguments.seed, default=None,
+                               help="run seed (default: the protocol's first seed)")
+        add_option_flags(group, CCGSConfig, [name for name in names if name != "seed"],
+                         aliases={"top_k_videos": ("--top-k",)})
     evaluation = ccgs.add_argument_group("evaluation")
     evaluation.add_argument("--evaluate", default="test",
                             help="split to evaluate (test, or validation: epochs are then selected on held-out "
