@@ -3,8 +3,8 @@
 inference on the test split, printing training samples/s and (question, video) pairs/s batched vs. the
 authors' one-pair-at-a-time scheme.
 
-    PYTHONUNBUFFERED=1 python benchmarks/gpu_check.py --out /tmp/gpu_check      # on the GPU machine
-    python benchmarks/gpu_check.py --dry --out /tmp/gpu_dry                       # CPU rehearsal, ~1 min
+    PYTHONUNBUFFERED=1 python benchmarks/bench_ccgs_gpu.py --out /tmp/gpu_check      # on the GPU machine
+    python benchmarks/bench_ccgs_gpu.py --dry --out /tmp/gpu_dry                       # CPU rehearsal, ~1 min
 
 Everything is generated locally (data, tokenizer, random weights); nothing is downloaded.
 """
