@@ -165,3 +165,16 @@ def test_synthetic_data_and_random_encoders_are_built_once_under_the_run_root(tm
     (out / "resources" / "stray.txt").write_text("x")
     with pytest.raises(Exception, match="stray.txt"):
         run_grid(path, None, out, track=False, echo=False, resume=True)
+
+
+def test_vcval_ablate_publish_needs_a_results_folder(tiny_data_dir, tmp_path, capsys):
+    path = _experiment(tmp_path, "systems: {overlap: {window_s: 20.0}}\nseeds: [1]\n")
+    argv = ["ablate", str(path), "--data-dir", str(tiny_data_dir), "--out", str(tmp_path / "out"), "--no-track"]
+    assert main([*argv, "--publish"]) == 2
+    assert "has no 'results' folder to publish to" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+    (tmp_path / "experiment.yaml").write_text(path.read_text() + "results: published\n")
+    assert main([*argv, "--publish"]) == 0
+    assert sorted(p.name for p in (tmp_path / "published").iterdir()) == [
+        ".vcval-owner.json", "ablation.json", "ablation.md", "ablation.png", "overlap-seed1.jsonl.gz",
+        "overlap-seed1.manifest.json", "overlap-seed1.scores.json"]
