@@ -62,11 +62,12 @@ def test_cmivqa_retrieval_joint_and_single_video_numbers(tmp_path, split):
         assert mine == pytest.approx(AGREEMENT["cmivqa_results"][theirs], abs=1e-9), (ours, theirs)
 
 
-def _benchmark_module(name: str):
+def _script_module(folder_name: str, name: str):
+    """A script of ``tools/`` or ``benchmarks/`` imported as a module."""
     import importlib
     import sys
 
-    folder = str(Path(__file__).resolve().parents[1] / "benchmarks")
+    folder = str(Path(__file__).resolve().parents[1] / folder_name)
     if folder not in sys.path:
         sys.path.insert(0, folder)
     return importlib.import_module(name)
@@ -77,7 +78,7 @@ def test_tvr_ties_and_float32_thresholds_agree_within_its_last_decimal():
     The comparison allows a 0.01 difference between TVR's two-decimal value and our unrounded one."""
     import numpy as np
 
-    agreement = _benchmark_module("agreement")
+    agreement = _script_module("tools", "agreement")
     ours = float(np.r_[np.full(1591, 100.0), np.zeros(18409)].mean())  # video R@1 as vcval averages it: 7.955
     theirs = round(float(np.float32(1591) / np.float32(20000) * np.float32(100)), 2)  # TVR: float32, 2 decimals
     assert (round(ours, 2), theirs) == (7.96, 7.95)  # the old comparison of rounded values said "not the same"
@@ -88,7 +89,7 @@ def test_tvr_ties_and_float32_thresholds_agree_within_its_last_decimal():
 
 
 def test_peer_evaluators_come_from_the_clones_given(tmp_path, capsys):
-    agreement = _benchmark_module("agreement")
+    agreement = _script_module("tools", "agreement")
     with pytest.raises(SystemExit, match=r"give --tvr DIR, a clone of https://github.com/jayleicn/TVRetrieval"):
         agreement.export_evaluator(agreement.TVR, None, tmp_path)
     clone = tmp_path / "TVRetrieval"
@@ -98,7 +99,7 @@ def test_peer_evaluators_come_from_the_clones_given(tmp_path, capsys):
     assert path.read_text() == "print('tvr')\n" and commit.startswith("unknown")
     with pytest.raises(SystemExit, match=r"--cmivqa .*: holds no task23/eval.py; give --cmivqa DIR"):
         agreement.export_evaluator(agreement.CMIVQA, clone, tmp_path / "out")
-    bench = _benchmark_module("bench_scoring")
+    bench = _script_module("benchmarks", "bench_scoring")
     with pytest.raises(SystemExit):
         bench.main(["--questions", "10"])
     assert "give --tvr DIR" in capsys.readouterr().err
