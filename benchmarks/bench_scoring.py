@@ -35,7 +35,7 @@ import numpy as np
 from benchmark.metrics import metric_keys, per_question_metrics
 from benchmark.stats import bootstrap_ci
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # the agreement check lives in tools/
 from agreement import TVR, add_evaluator_arguments, export_evaluator, tvr_agrees  # noqa: E402
 
 
