@@ -12,12 +12,13 @@ from benchmark.data.sources import FORMATS
 
 def register(subparsers) -> None:
     ablate = subparsers.add_parser(
-        "ablate", help="run an ablation grid and write its comparison table",
-        description="Run every system x setting x seed of GRID under one protocol and write a table of mean +/- "
-                    "std over seeds with paired tests against the grid's base variant (Holm-corrected). The grid "
-                    "file format is in docs/harness.md.")
-    ablate.add_argument("grid", type=Path, metavar="GRID.yaml", help="the grid file")
-    ablate.add_argument("--data-dir", type=Path, default=None, help="data folder (default: the grid's data_dir)")
+        "ablate", help="run an experiment (ablation grid) and write its comparison table",
+        description="Run every variant x seed of an experiment file, each variant under its protocol, and write a "
+                    "table of mean +/- std over seeds with paired tests against the base variant and between the "
+                    "file's listed comparisons (Holm-corrected), and its figure. The file format is in "
+                    "docs/harness.md \"Experiments\"; the committed ones are under experiments/.")
+    ablate.add_argument("grid", type=Path, metavar="EXPERIMENT.yaml", help="the experiment (grid) file")
+    ablate.add_argument("--data-dir", type=Path, default=None, help="data folder (default: the file's data_dir, or the synthetic data it names)")
     ablate.add_argument("--format", dest="data_format", choices=FORMATS, default=None,
                         help="layout of --data-dir (default: detected)")
     ablate.add_argument("--out", required=True, type=Path, help="folder for the table and one run folder per cell (refused if it holds a grid or run)")
@@ -26,8 +27,8 @@ def register(subparsers) -> None:
     ablate.add_argument("--resume", action="store_true",
                         help="keep the cells of --out that finished with the same settings; run the others")
     ablate.add_argument("--publish", action="store_true",
-                        help="also copy the table, figure and every cell's predictions (gzipped) and manifest to the "
-                             "grid's 'results' folder (replacing what an earlier --publish of this grid wrote there)")
+                        help="also copy the table, figure and every cell's predictions (gzipped), manifest and scores to "
+                             "the file's 'results' folder (replacing what an earlier --publish of it wrote there)")
     ablate.add_argument("--no-track", action="store_true", help="do not log the runs to MLflow")
     ablate.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
