@@ -79,7 +79,7 @@ class GridResult:
 
     def cells(self) -> list[tuple[Variant, RunResult]]:
         """Each run with its variant, in the grid's order (variant by variant, seed by seed)."""
-        return list(zip([v for v in self.grid.variants for _ in self.grid.seeds], self.runs, strict=True))
+        return list(zip(cell_variants(self.grid), self.runs, strict=True))
 
     def row(self, name: str) -> VariantRow:
         return next(row for row in self.rows if row.variant.name == name)
@@ -147,12 +147,17 @@ class GridResult:
         return "\n".join(lines)
 
 
+def cell_variants(grid: Grid) -> list[Variant]:
+    """Each cell's variant in the order the cells run: variant by variant, seed by seed."""
+    return [variant for variant in grid.variants for _ in grid.seeds]
+
+
 def compare_runs(grid: Grid, protocols: Mapping[str, Protocol], runs: Sequence[RunResult],
                  out_dir: Path) -> GridResult:
     """The grid's table from its finished runs (one per variant and seed, in the grid's order);
     ``protocols`` gives each variant's bound protocol."""
     by_variant: dict[str, list[RunResult]] = {variant.name: [] for variant in grid.variants}
-    for run, (variant, _) in zip(runs, [(v, s) for v in grid.variants for s in grid.seeds], strict=True):
+    for variant, run in zip(cell_variants(grid), runs, strict=True):
         by_variant[variant.name].append(run)
     base_metrics = by_variant[grid.base][0].metrics if runs else {}
     metrics = grid.metrics or tuple(key for key in HEADLINE_METRICS if key in base_metrics)
