@@ -24,6 +24,7 @@ The CPU rehearsal runs the same script on a carry of synthetic data and a random
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -94,6 +95,14 @@ class Job:
         self.work: Path = args.work
         self.out: Path = args.out
         self.report: dict = {"budget_seconds": args.budget_s, "stages": {}, "deviations": []}
+        self.child: subprocess.Popen | None = None
+        for number in (signal.SIGTERM, signal.SIGINT):  # stopped from outside: stop the running stage too
+            signal.signal(number, self._stopped)
+
+    def _stopped(self, number, frame) -> None:
+        if self.child is not None:
+            stop(self.child)
+        sys.exit(128 + number)
 
     def elapsed(self) -> float:
         return time.time() - self.started
@@ -107,18 +116,16 @@ class Job:
         print(f"\n== {name} (cap {cap_s:.0f} s, {self.elapsed():.0f} s into the job): {' '.join(command)}", flush=True)
         began = time.time()
         with GpuMemory() as memory:
-            process = subprocess.Popen(command, cwd=ROOT, start_new_session=True)
+            process = subprocess.Popen(command, cwd=ROOT, process_group=0)  # its own group, to stop it whole
+            self.child = process
             try:
                 code = process.wait(timeout=cap_s)
                 timed_out = False
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop(process)
                 code, timed_out = process.returncode, True
+            finally:
+                self.child = None
         self.report["stages"][name] = {"seconds": round(time.time() - began, 1), "cap_seconds": round(cap_s),
                                        "exit_code": code, "timed_out": timed_out,
                                        "gpu_memory_used_peak_mib": memory.peak_mib}
@@ -129,6 +136,17 @@ class Job:
         self.report["wall_seconds"] = round(self.elapsed(), 1)
         self.out.mkdir(parents=True, exist_ok=True)
         (self.out / "throughput.json").write_text(json.dumps(self.report, indent=2) + "\n", encoding="utf-8")
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGTERM to the stage's process group, SIGKILL 15 s later."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 class GpuMemory:
@@ -206,8 +224,10 @@ def estimates_from(probe: dict, args: argparse.Namespace, val_questions: int, st
     train_pairs = args.train_questions or probe["train_questions"]
     epoch = (train_pairs / training["pairs_per_second"] + val_questions * windows["validation_per_question"] / rate
              + training["fit_overhead_seconds"])
-    run_fixed = startup_s + windows["localization"] / rate + SCORE_SECONDS
     questions = windows["evaluated_questions"]
+    if args.eval_questions is not None:  # the rehearsal's sample: its share of the localization windows
+        questions = min(args.eval_questions, questions)
+    run_fixed = startup_s + windows["localization"] * questions / windows["evaluated_questions"] / rate + SCORE_SECONDS
     options = {"whole": questions}
     if args.corpus_sample < questions:
         options["sample"] = args.corpus_sample
@@ -241,6 +261,7 @@ def run_job(args: argparse.Namespace) -> int:
     probe_json = job.work / "probe.json"
     probe_command = [python, "tools/ccgs_probe.py", "--data-dir", str(data), "--work", str(job.work / "probe"),
                      "--json", str(probe_json), "--timing-pairs", str(args.probe_timing_pairs),
+                     "--flop-pairs", str(args.probe_flop_pairs), "--profile-batches", str(args.probe_profile_batches),
                      "--inference-questions", str(args.probe_inference_questions), *protocol_args,
                      *set_flags({**run_settings, "encoder": str(model), "batch_tokens": str(args.batch_tokens)})]
     probe = None
@@ -274,7 +295,9 @@ def run_job(args: argparse.Namespace) -> int:
                      *set_flags({**run_settings, "encoder": str(model), "epochs": str(epochs), "out_dir": str(models),
                                  "batch_tokens": str(args.batch_tokens)})]
     localization = runs / "localization"
-    if not job.stage("train+localization", train_command, job.remaining() - RESERVE_SECONDS - cheapest):
+    left = job.remaining() - RESERVE_SECONDS
+    planned = estimates.run_fixed_s + epochs * estimates.epoch_s if estimates else left - cheapest
+    if not job.stage("train+localization", train_command, min(left, max(1.3 * planned, left - cheapest))):
         if not (models / "best" / "model.safetensors").exists():
             job.report["deviations"].append("training stopped before any epoch ended: nothing to evaluate")
             job.save()
@@ -286,7 +309,7 @@ def run_job(args: argparse.Namespace) -> int:
                                              "localization", "--no-track", "--out", str(localization), *protocol_args,
                                              *set_flags({**inference_settings(args),
                                                          "checkpoint": str(models / "best")})],
-                  job.remaining() - RESERVE_SECONDS - cheapest)
+                  job.remaining() - RESERVE_SECONDS - min(cheapest, (job.remaining() - RESERVE_SECONDS) / 2))
     job.report["training"] = training_record(models)
     job.save()
 
@@ -296,7 +319,8 @@ def run_job(args: argparse.Namespace) -> int:
     if estimates is not None:
         option = choose_corpus(available, estimates.corpus_s)
     else:  # no probe figures: the sample (the whole split when it is no larger), under the time left
-        option = "whole" if split_size(data, "test") <= args.corpus_sample else "sample"
+        evaluated = min(split_size(data, "test"), args.eval_questions or split_size(data, "test"))
+        option = "whole" if evaluated <= args.corpus_sample else "sample"
     if option is None:
         job.report["deviations"].append(f"no corpus track: {available:.0f} s left")
     else:
@@ -471,6 +495,8 @@ def main() -> int:
     parser.add_argument("--batch-tokens", type=int, default=65536, help="token budget of an inference batch")
     parser.add_argument("--probe-cap-s", type=float, default=150.0)
     parser.add_argument("--probe-timing-pairs", type=int, default=240)
+    parser.add_argument("--probe-flop-pairs", type=int, default=8)
+    parser.add_argument("--probe-profile-batches", type=int, default=5)
     parser.add_argument("--probe-inference-questions", type=int, default=16)
     return run_job(parser.parse_args())
 
