@@ -296,8 +296,11 @@ def run_job(args: argparse.Namespace) -> int:
                                  "batch_tokens": str(args.batch_tokens)})]
     localization = runs / "localization"
     left = job.remaining() - RESERVE_SECONDS
-    planned = estimates.run_fixed_s + epochs * estimates.epoch_s if estimates else left - cheapest
-    if not job.stage("train+localization", train_command, min(left, max(1.3 * planned, left - cheapest))):
+    if estimates is not None:  # the plan with 30% to spare, or all but the cheapest corpus option if more
+        cap = min(left, max(1.3 * (estimates.run_fixed_s + epochs * estimates.epoch_s), left - cheapest))
+    else:  # room for evaluating the best model and for the corpus track
+        cap = left - 2 * cheapest
+    if not job.stage("train+localization", train_command, cap):
         if not (models / "best" / "model.safetensors").exists():
             job.report["deviations"].append("training stopped before any epoch ended: nothing to evaluate")
             job.save()
