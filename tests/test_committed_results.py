@@ -1,9 +1,13 @@
-"""Every committed result folder comes from an experiment file, and its predictions score to its table.
+"""Every committed result folder comes from an experiment file or is a documented hand run, and its
+predictions score to its figures.
 
 For each experiment under ``experiments/`` whose ``results`` folder is committed, every published
 ``<variant>-seed<S>.jsonl.gz`` is scored again by the suite's scorer on the experiment's data (synthetic data
 regenerated from its size and seed; TutorialVQA from ../shared/data when it is there) and must give the
 per-seed figures of the folder's ``ablation.json``. Its manifest must name no path of the machine it ran on.
+The hand runs (folders without an ``ablation.json``: the full-scale CCGS runs resumed across sessions, whose
+README gives the commands) are held to the same: each ``X.jsonl.gz`` with ``X.manifest.json`` scores to its
+``X.scores.json`` under the manifest's protocol.
 """
 
 from __future__ import annotations
@@ -75,3 +79,30 @@ def test_published_predictions_score_to_their_table(path, synthetic_data, reques
                 assert report.metrics[key] == pytest.approx(value, abs=1e-9), (stem.name, key)
             checked += 1
     assert checked == len(table["runs"])
+
+
+HAND_RUNS = sorted(manifest for manifest in (ROOT / "benchmarks" / "results").glob("*/*.manifest.json")
+                   if not (manifest.parent / "ablation.json").exists())
+
+
+def test_hand_runs_are_documented():
+    assert HAND_RUNS, "the full-scale CCGS runs are committed as hand runs"
+    for manifest in HAND_RUNS:
+        assert (manifest.parent / "README.md").is_file(), f"{manifest.parent.name}: a hand run needs its README"
+
+
+@pytest.mark.parametrize("manifest_path", HAND_RUNS, ids=lambda path: path.parent.name)
+def test_hand_run_predictions_score_to_their_figures(manifest_path, tutorialvqa_dir):
+    stem = manifest_path.with_name(manifest_path.name.removesuffix(".manifest.json"))
+    manifest_text = manifest_path.read_text(encoding="utf-8")
+    assert "/tmp/" not in manifest_text and "/work/" not in manifest_text and "/home/" not in manifest_text
+    protocol = RunManifest.from_mapping(json.loads(manifest_text), str(manifest_path)).protocol
+    benchmark = load_benchmark(tutorialvqa_dir)
+    assert protocol.data_fingerprint == benchmark.fingerprint
+    split = sample_questions(benchmark.split(protocol.split), protocol.max_questions, protocol.corpus_seed)
+    report = score(Path(f"{stem}.jsonl.gz"), split, task=protocol.task, video_rank=protocol.video_rank,
+                   bootstrap=0, corpus=benchmark.corpus(protocol.split, protocol.corpus_setting))
+    recorded = json.loads(Path(f"{stem}.scores.json").read_text(encoding="utf-8"))["metrics"]
+    assert recorded and set(recorded) <= set(report.metrics)
+    for key, value in recorded.items():
+        assert report.metrics[key] == pytest.approx(value, abs=1e-9), key
