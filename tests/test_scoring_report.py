@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import evaluate
+import numpy as np
 import pytest
 
 from benchmark.comparison import compare, compare_per_query
@@ -15,6 +16,7 @@ from benchmark.scoring import (
     SCORER_VERSION,
     ScoreFile,
     ScoreFileError,
+    aligned_values,
     read_per_query,
     read_score_file,
     score,
@@ -127,3 +129,43 @@ def test_a_score_file_of_another_version_or_malformed_is_refused_naming_it(repor
     with pytest.raises(ScoreFileError) as error:
         ScoreFile.from_mapping(report.to_dict() | change, "s.json")
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_per_query_reader_skips_blank_lines_and_names_file_line_and_field(tmp_path):
+    path = tmp_path / "pq.jsonl"
+    path.write_text('\n{"qid": "a", "m": 1}\n\n{"qid": "b", "m": 2}\n', encoding="utf-8")
+    assert read_per_query(path) == [{"qid": "a", "m": 1}, {"qid": "b", "m": 2}]
+    for content, line, message, field in (('{"qid": "a"}\n\n{oops\n', 3, "not valid JSON (", None),
+                                          ('{"qid": "a"}\n{"qid": 5}\n', 2, "expected an object with a string qid", "qid"),
+                                          ('[1]\n', 1, "expected an object with a string qid", "qid")):
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(InputError) as error:
+            read_per_query(path)
+        assert (error.value.path, error.value.line, error.value.field) == (str(path), line, field)
+        assert error.value.message.startswith(message)
+
+
+def test_aligned_values_follow_the_first_set_as_floats_and_refuse_other_questions():
+    a = [{"qid": "x", "m": 1}, {"qid": "y", "m": 0}]
+    b = [{"qid": "y", "m": 3}, {"qid": "x", "m": 2}]
+    first, second = aligned_values(a, b, "m")
+    assert first.tolist() == [1.0, 0.0] and second.tolist() == [2.0, 3.0]
+    assert first.dtype == np.float64 and second.dtype == np.float64
+    with pytest.raises(InputError, match=r"different questions \(2 and 1, 1 shared\)") as error:
+        aligned_values(a, b[:1], "m")
+    assert error.value.field == "qid"
+
+
+def test_a_score_file_that_cannot_be_read_is_one_error_naming_it(tmp_path):
+    missing = tmp_path / ("x" * 240 + ".json")  # the error text names the path: longer than the 200 shown
+    with pytest.raises(ScoreFileError) as error:
+        read_score_file(missing)
+    text = str(error.value)
+    assert text.startswith(f"{missing}: cannot be read as JSON (No such file or directory: ") or \
+        text.startswith(f"{missing}: cannot be read as JSON ([Errno 2] No such file or directory: ")
+    shown = text[len(f"{missing}: cannot be read as JSON ("):-1]
+    assert len(shown) == 200 and text.endswith(")")
+    not_a_report = tmp_path / "list.json"
+    not_a_report.write_text("[]", encoding="utf-8")
+    with pytest.raises(ScoreFileError, match=rf"^{tmp_path}/list.json: not a score report"):
+        read_score_file(not_a_report)
