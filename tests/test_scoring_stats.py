@@ -148,3 +148,24 @@ def test_holm_keeps_the_step_down_monotone_and_the_input_order():
     assert holm([0.045, 0.01, 0.04]).tolist() == pytest.approx([0.08, 0.03, 0.08])
     assert holm([0.2]).tolist() == [0.2]
     assert holm(np.array([0.5, 0.6, 0.01])).tolist() == pytest.approx([1.0, 1.0, 0.03])
+
+
+def test_paired_test_defaults_are_randomization_10000_resamples_seed_0():
+    a, b = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0]), np.array([0.0, 0.0, 1.0, 0.0, 1.0, 0.0])
+    assert paired_test(a, b) == paired_test(a, b, method="randomization", n_resamples=10000, seed=0)
+
+
+def test_one_question_flips_to_the_same_magnitude_every_time():
+    """With one question every sign flip gives |d|: all resamples are as extreme as the observed one."""
+    result = paired_test(np.array([1.0]), np.array([0.0]), n_resamples=99, seed=0)
+    assert result.p_value == 1.0 and result.difference == 1.0 and (result.wins, result.losses) == (1, 0)
+
+
+def test_the_last_block_holds_only_the_resamples_left(monkeypatch):
+    """Equal systems: every resample is as extreme as the observed 0, so p counts exactly the resamples drawn."""
+    import benchmark.stats as stats
+
+    monkeypatch.setattr(stats, "_BLOCK_CELLS", 14)  # blocks of 2 resamples of 5 questions; 51 = 25 x 2 + 1
+    same = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    assert paired_test(same, same, n_resamples=51).p_value == 1.0
+    assert bootstrap_means(same, 51, seed=0).shape == (51,)
