@@ -173,3 +173,21 @@ def test_video_ranks_are_integers_and_an_unknown_mode_is_named():
     assert ranks.dtype == np.int64 and ranks.tolist() == [2]
     with pytest.raises(ValueError, match=r"video rank mode must be one of \('distinct', 'rows'\), got 'best'"):
         gold_video_rank(np.array([[3]]), np.array([3]), "best")
+
+
+def test_a_split_where_no_question_has_a_candidate_scores_zero_everywhere():
+    """A zero-width candidate matrix (only a direct call makes one: readers pad to one column)."""
+    empty = np.zeros((2, 0))
+    values, ranks = per_question_metrics(np.zeros((2, 0), dtype=np.int32), empty, empty, np.array([0, 1]),
+                                         np.array([0.0, 5.0]), np.array([1.0, 9.0]))
+    assert ranks.tolist() == [0, 0] and set(values) == set(metric_keys("corpus"))
+    assert all(value.tolist() == [0.0, 0.0] for value in values.values())
+
+
+def test_metric_keys_default_to_the_corpus_task_and_name_an_unknown_one():
+    from benchmark.metrics.retrieval import reciprocal_rank
+
+    assert metric_keys() == metric_keys("corpus")
+    with pytest.raises(ValueError, match=r"task must be one of \('corpus', 'localization'\), got 'video'"):
+        metric_keys("video")
+    assert reciprocal_rank(np.array([0, 4, 0, 1])).tolist() == [0.0, 0.25, 0.0, 1.0]

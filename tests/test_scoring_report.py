@@ -13,6 +13,7 @@ import pytest
 from benchmark.comparison import compare, compare_per_query
 from benchmark.errors import InputError
 from benchmark.evaluate_metric import METRIC_PATH
+from benchmark.predictions import CandidateArrays, arrays_from_predictions
 from benchmark.records import Candidate, Prediction
 from benchmark.scoring import (
     SCORER_VERSION,
@@ -221,8 +222,8 @@ def test_a_report_states_its_provenance_and_refuses_what_it_cannot_score(tmp_pat
     with pytest.raises(InputError) as error:
         score(path, split, video_rank="ranked", allow_missing=True)
     assert error.value.field == "video_rank" and "unknown video ranking 'ranked'" in error.value.message
-    arrays = score.__globals__["arrays_from_predictions"]([], split, allow_missing=True)
-    shuffled = type(arrays)(arrays.qids[::-1], arrays.codes, arrays.starts, arrays.ends, arrays.video_ids, ())
+    arrays = arrays_from_predictions([], split, allow_missing=True)
+    shuffled = CandidateArrays(arrays.qids[::-1], arrays.codes, arrays.starts, arrays.ends, arrays.video_ids, ())
     with pytest.raises(InputError) as error:
         score(shuffled, split)
     assert error.value.field == "qid" and "not those of split 'test' in its order" in error.value.message
