@@ -245,9 +245,18 @@ def test_the_rendered_table_shows_each_metric_its_interval_and_the_slices(report
                                                  "loc_mIoU")) in lines
     assert "by video length" in lines
     plain = score(good_lines_predictions(), small_split(), bootstrap=0, allow_missing=True).render().splitlines()
-    assert plain[1] == f"{'metric':<{width}}   value" and "[" not in plain[2]
+    plain_report = score(good_lines_predictions(), small_split(), bootstrap=0, allow_missing=True)
+    assert plain[1] == f"{'metric':<{width}}   value"
+    assert plain[2] == f"{'video_R1':<{width}}  {plain_report.metrics['video_R1']:6.2f}"
 
 
 def good_lines_predictions():
     return [Prediction(line["qid"], tuple(Candidate(c["video_id"], c["start"], c["end"]) for c in line["candidates"]))
             for line in good_lines()]
+
+
+def test_a_score_file_that_is_not_an_object_or_has_no_meta_object_is_named():
+    with pytest.raises(ScoreFileError, match=r"^s.json: not a score report \(a JSON object\), got list$"):
+        ScoreFile.from_mapping([], "s.json")
+    with pytest.raises(ScoreFileError, match=r"^s.json: field 'meta.scorer_version' is missing$"):
+        ScoreFile.from_mapping({"meta": "1"}, "s.json")

@@ -169,3 +169,11 @@ def test_the_last_block_holds_only_the_resamples_left(monkeypatch):
     same = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
     assert paired_test(same, same, n_resamples=51).p_value == 1.0
     assert bootstrap_means(same, 51, seed=0).shape == (51,)
+
+
+def test_the_paired_interval_is_the_percentiles_of_the_bootstrapped_differences():
+    """Many distinct differences, so that a percentile a little off the 2.5th would move the interval."""
+    a = np.random.default_rng(4).uniform(0, 100, 40)
+    result = paired_test(a, np.zeros(40), n_resamples=2000, seed=6)
+    boot = _reference_means(a, 2000, seed=6)
+    assert result.ci == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])), rel=1e-12)
