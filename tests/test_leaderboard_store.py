@@ -7,6 +7,7 @@ import gzip
 import json
 import multiprocessing
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -254,3 +255,37 @@ def test_an_entry_whose_predictions_were_edited_is_not_published(tiny_benchmark,
         SubmissionStore(root).entries()
     assert len(SubmissionStore(root).entries(strict=False)) == len(DEMO_SYSTEMS) - 1
     assert f"skipping {results[0].entry.path}" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ refusals, exactly (docs/mutation.md)
+
+
+def _one_entry(tiny_benchmark, tmp_path):
+    split = tiny_benchmark.split("test")
+    path = write_simulated(tmp_path / "p.jsonl", split, tiny_benchmark.corpus("test"), first_rate=0.5, jitter=0.5,
+                           seed=0)
+    return submit_predictions(SubmissionStore(tmp_path / "store"), path, tiny_benchmark, "test",
+                              SubmissionInfo("x")).entry
+
+
+@pytest.mark.parametrize("meta", [{"scorer_version": "1"}, "not an object"])
+def test_an_entry_without_scoring_options_cannot_be_rescored_naming_the_field(tiny_benchmark, tmp_path, meta):
+    from leaderboard.store import rescore_check
+
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    scores_path = entry.path / "scores.json"
+    edited = replace(entry, scores=entry.scores | {"meta": meta})  # read_entry itself refuses a meta not an object
+    with pytest.raises(DataError) as error:
+        rescore_check(edited, tiny_benchmark)
+    assert (error.value.path, error.value.field) == (str(scores_path), "meta.options")
+    assert error.value.message == "no scoring options recorded, so the entry cannot be re-scored"
+
+
+def test_a_store_error_names_the_file_only_when_there_is_one(tmp_path):
+    from leaderboard.store import StoreError
+
+    with_file = StoreError(tmp_path, PermissionError(13, "Permission denied", "/store/x"))
+    assert str(with_file) == f"cannot write to the submissions store {tmp_path}: Permission denied (/store/x); " \
+                             "nothing was stored"
+    without = StoreError(tmp_path, OSError(28, "No space left on device"))
+    assert str(without) == f"cannot write to the submissions store {tmp_path}: No space left on device; nothing was stored"

@@ -149,3 +149,45 @@ def test_kernels_equal_the_naive_loop_on_random_lists(video_rank):
         expected = naive_question(lists[row], (gold[row], gold_starts[row], gold_ends[row]), video_rank)
         for key, value in expected.items():
             assert math.isclose(values[key][row], value, abs_tol=1e-9), (row, key)
+
+
+# ------------------------------------------------------------------ kernel edges (docs/mutation.md)
+
+
+def test_an_iou_exactly_at_the_tolerance_below_a_threshold_reaches_it():
+    from benchmark.metrics import IOU_TOLERANCE, reaches
+
+    assert reaches(np.array([0.5 - IOU_TOLERANCE, 0.5 - 2 * IOU_TOLERANCE]), 0.5).tolist() == [True, False]
+
+
+def test_localization_takes_the_first_gold_candidate_and_zero_without_one_whatever_lies_outside():
+    from benchmark.metrics.localization import first_in_gold_iou
+
+    gold_iou = np.array([[0.9, 0.2], [0.4, 0.6], [0.7, 0.8]])  # values outside the gold video are ignored
+    in_gold = np.array([[False, False], [False, True], [True, True]])
+    assert first_in_gold_iou(gold_iou, in_gold).tolist() == [0.0, 0.6, 0.7]
+
+
+def test_video_ranks_are_integers_and_an_unknown_mode_is_named():
+    ranks = gold_video_rank(np.array([[3, 1, -1]]), np.array([1]))
+    assert ranks.dtype == np.int64 and ranks.tolist() == [2]
+    with pytest.raises(ValueError, match=r"video rank mode must be one of \('distinct', 'rows'\), got 'best'"):
+        gold_video_rank(np.array([[3]]), np.array([3]), "best")
+
+
+def test_a_split_where_no_question_has_a_candidate_scores_zero_everywhere():
+    """A zero-width candidate matrix (only a direct call makes one: readers pad to one column)."""
+    empty = np.zeros((2, 0))
+    values, ranks = per_question_metrics(np.zeros((2, 0), dtype=np.int32), empty, empty, np.array([0, 1]),
+                                         np.array([0.0, 5.0]), np.array([1.0, 9.0]))
+    assert ranks.tolist() == [0, 0] and set(values) == set(metric_keys("corpus"))
+    assert all(value.tolist() == [0.0, 0.0] for value in values.values())
+
+
+def test_metric_keys_default_to_the_corpus_task_and_name_an_unknown_one():
+    from benchmark.metrics.retrieval import reciprocal_rank
+
+    assert metric_keys() == metric_keys("corpus")
+    with pytest.raises(ValueError, match=r"task must be one of \('corpus', 'localization'\), got 'video'"):
+        metric_keys("video")
+    assert reciprocal_rank(np.array([0, 4, 0, 1])).tolist() == [0.0, 0.25, 0.0, 1.0]

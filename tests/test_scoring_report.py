@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 
 import evaluate
+import numpy as np
 import pytest
 
 from benchmark.comparison import compare, compare_per_query
 from benchmark.errors import InputError
 from benchmark.evaluate_metric import METRIC_PATH
+from benchmark.predictions import CandidateArrays, arrays_from_predictions
 from benchmark.records import Candidate, Prediction
 from benchmark.scoring import (
     SCORER_VERSION,
     ScoreFile,
     ScoreFileError,
+    aligned_values,
     read_per_query,
     read_score_file,
     score,
+    split_fingerprint,
     write_per_query,
 )
 from tests.scoring_helpers import good_lines, small_split, write_lines
@@ -127,3 +133,130 @@ def test_a_score_file_of_another_version_or_malformed_is_refused_naming_it(repor
     with pytest.raises(ScoreFileError) as error:
         ScoreFile.from_mapping(report.to_dict() | change, "s.json")
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_per_query_reader_skips_blank_lines_and_names_file_line_and_field(tmp_path):
+    path = tmp_path / "pq.jsonl"
+    path.write_text('\n{"qid": "a", "m": 1}\n\n{"qid": "b", "m": 2}\n', encoding="utf-8")
+    assert read_per_query(path) == [{"qid": "a", "m": 1}, {"qid": "b", "m": 2}]
+    for content, line, message, field in (('{"qid": "a"}\n\n{oops\n', 3, "not valid JSON (", None),
+                                          ('{"qid": "a"}\n{"qid": 5}\n', 2, "expected an object with a string qid", "qid"),
+                                          ('[1]\n', 1, "expected an object with a string qid", "qid")):
+        path.write_text(content, encoding="utf-8")
+        with pytest.raises(InputError) as error:
+            read_per_query(path)
+        assert (error.value.path, error.value.line, error.value.field) == (str(path), line, field)
+        assert error.value.message.startswith(message)
+
+
+def test_aligned_values_follow_the_first_set_as_floats_and_refuse_other_questions():
+    a = [{"qid": "x", "m": 1}, {"qid": "y", "m": 0}]
+    b = [{"qid": "y", "m": 3}, {"qid": "x", "m": 2}]
+    first, second = aligned_values(a, b, "m")
+    assert first.tolist() == [1.0, 0.0] and second.tolist() == [2.0, 3.0]
+    assert first.dtype == np.float64 and second.dtype == np.float64
+    with pytest.raises(InputError, match=r"different questions \(2 and 1, 1 shared\)") as error:
+        aligned_values(a, b[:1], "m")
+    assert error.value.field == "qid"
+
+
+def test_a_score_file_that_cannot_be_read_is_one_error_naming_it(tmp_path):
+    missing = tmp_path / ("x" * 240 + ".json")  # the error text names the path: longer than the 200 shown
+    with pytest.raises(ScoreFileError) as error:
+        read_score_file(missing)
+    text = str(error.value)
+    assert text.startswith(f"{missing}: cannot be read as JSON (No such file or directory: ") or \
+        text.startswith(f"{missing}: cannot be read as JSON ([Errno 2] No such file or directory: ")
+    shown = text[len(f"{missing}: cannot be read as JSON ("):-1]
+    assert len(shown) == 200 and text.endswith(")")
+    not_a_report = tmp_path / "list.json"
+    not_a_report.write_text("[]", encoding="utf-8")
+    with pytest.raises(ScoreFileError, match=rf"^{tmp_path}/list.json: not a score report"):
+        read_score_file(not_a_report)
+
+
+def test_buckets_are_half_open_at_every_edge_and_slices_average_their_members():
+    from benchmark.records import Annotation, SplitData, Video
+
+    lengths = (14.5, 15.0, 30.0, 60.0, 29.0)  # answer lengths: <15s, 15-30s, 30-60s, >=60s, 15-30s
+    durations = (179.0, 180.0, 420.0, 900.0, 901.0)  # video lengths: <3min, 3-7min, 7-15min, >=15min, >=15min
+    videos = {f"v{i}": Video(f"v{i}", d) for i, d in enumerate(durations)}
+    annotations = tuple(Annotation(f"q{i}", "", f"v{i}", 100.0, 100.0 + length, durations[i])
+                        for i, length in enumerate(lengths))
+    split = SplitData("test", annotations, videos)
+    # q0 and q1 found exactly at rank 1, the others not found
+    predictions = [Prediction(f"q{i}", (Candidate(f"v{i}", 100.0, 100.0 + lengths[i]),) if i < 2 else ())
+                   for i in range(5)]
+    report = score(predictions, split, bootstrap=0, allow_missing=True)
+    rows = [(row["answer_length_bucket"], row["video_length_bucket"], row["gold_video_rank"]) for row in report.per_query]
+    assert rows == [("<15s", "<3min", 1), ("15-30s", "3-7min", 1), ("30-60s", "7-15min", None),
+                    (">=60s", ">=15min", None), ("15-30s", ">=15min", None)]
+    assert report.slices["answer_length"] == {
+        "<15s": {"n": 1.0, **{key: report.per_query[0][key] for key in report.metrics}},
+        "15-30s": {"n": 2.0, **{key: (report.per_query[1][key] + report.per_query[4][key]) / 2
+                                for key in report.metrics}},
+        "30-60s": {"n": 1.0, **{key: 0.0 for key in report.metrics}},
+        ">=60s": {"n": 1.0, **{key: 0.0 for key in report.metrics}}}
+    assert list(report.slices["video_length"]) == ["<3min", "3-7min", "7-15min", ">=15min"]
+    assert report.slices["video_length"][">=15min"]["n"] == 2.0
+    assert report.metrics["video_R1"] == 40.0 and report.metrics["loc_mIoU"] == 40.0
+    assert all(math.isnan(low) and math.isnan(high) for low, high in report.ci.values())
+    assert report.meta["missing_questions"] == 0 and report.meta["predictions_sha256"] is None
+    assert report.meta["options"] == {"task": "corpus", "video_rank": "distinct", "bootstrap": 0, "seed": 0,
+                                      "confidence": 0.95, "allow_missing": True}
+    assert report.values("loc_mIoU").tolist() == [100.0, 100.0, 0.0, 0.0, 0.0] and report.qids == [f"q{i}" for i in range(5)]
+
+
+def test_a_report_states_its_provenance_and_refuses_what_it_cannot_score(tmp_path):
+    split = small_split()
+    path = write_lines(tmp_path / "p.jsonl", good_lines()[:2], {"format": "vcval-predictions", "version": 1,
+                                                               "task": "corpus"})
+    report = score(path, split, bootstrap=20, seed=3, allow_missing=True, meta={"system": "s", "split": "mine"})
+    assert report.meta["missing_questions"] == 1 and report.meta["split"] == "mine" and report.meta["system"] == "s"
+    assert report.meta["predictions_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report.meta["split_fingerprint"] == split_fingerprint(split) and len(split_fingerprint(split)) == 64
+    assert report.meta["scorer_version"] == SCORER_VERSION and report.meta["vcval_version"]
+    assert report.meta["options"]["seed"] == 3 and report.meta["options"]["bootstrap"] == 20
+    assert report.n_questions == 3 and list(report.ci) == list(report.metrics)
+    assert split_fingerprint(small_split("other")) == split_fingerprint(split)  # the gold, not the name
+    with pytest.raises(InputError) as error:
+        score(path, split, video_rank="ranked", allow_missing=True)
+    assert error.value.field == "video_rank" and "unknown video ranking 'ranked'" in error.value.message
+    arrays = arrays_from_predictions([], split, allow_missing=True)
+    shuffled = CandidateArrays(arrays.qids[::-1], arrays.codes, arrays.starts, arrays.ends, arrays.video_ids, ())
+    with pytest.raises(InputError) as error:
+        score(shuffled, split)
+    assert error.value.field == "qid" and "not those of split 'test' in its order" in error.value.message
+
+
+def test_the_rendered_table_shows_each_metric_its_interval_and_the_slices(report):
+    lines = report.render().splitlines()
+    width = max(len(key) for key in report.metrics)
+    assert lines[0] == "3 questions, task corpus, video ranking by distinct"
+    assert lines[1] == f"{'metric':<{width}}   value  95% interval"
+    low, high = report.ci["video_R1"]
+    assert lines[2] == f"{'video_R1':<{width}}  {report.metrics['video_R1']:6.2f}  [{low:6.2f}, {high:6.2f}]"
+    assert lines[2 + len(report.metrics)] == "" and lines[3 + len(report.metrics)] == "by answer length"
+    assert lines[4 + len(report.metrics)].split() == ["bucket", "n", "video_R1", "video_MRR", "R1_IoU0.5",
+                                                      "R10_IoU0.5", "R1_mIoU", "loc_mIoU"]
+    bucket = report.slices["answer_length"]["<15s"]
+    assert f"{'<15s':<9} {1:>5}  " + "  ".join(f"{bucket[k]:9.2f}" for k in
+                                                ("video_R1", "video_MRR", "R1_IoU0.5", "R10_IoU0.5", "R1_mIoU",
+                                                 "loc_mIoU")) in lines
+    assert "by video length" in lines
+    plain = score(good_lines_predictions(), small_split(), bootstrap=0, allow_missing=True).render().splitlines()
+    plain_report = score(good_lines_predictions(), small_split(), bootstrap=0, allow_missing=True)
+    assert plain[1] == f"{'metric':<{width}}   value"
+    assert plain[2] == f"{'video_R1':<{width}}  {plain_report.metrics['video_R1']:6.2f}"
+
+
+def good_lines_predictions():
+    return [Prediction(line["qid"], tuple(Candidate(c["video_id"], c["start"], c["end"]) for c in line["candidates"]))
+            for line in good_lines()]
+
+
+def test_a_score_file_that_is_not_an_object_or_has_no_meta_object_is_named():
+    with pytest.raises(ScoreFileError, match=r"^s.json: not a score report \(a JSON object\), got list$"):
+        ScoreFile.from_mapping([], "s.json")
+    with pytest.raises(ScoreFileError, match=r"^s.json: field 'meta.scorer_version' is missing$"):
+        ScoreFile.from_mapping({"meta": "1"}, "s.json")
