@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 
 import pytest
 
@@ -53,6 +55,27 @@ def test_score_writes_json_and_per_query(files, tiny_data_dir, tmp_path, capsys)
     assert result["metrics"]["loc_mIoU"] == pytest.approx(25.0) and result["metrics"]["video_R1"] == 100.0
     assert result["n_questions"] == 12 and len(result["meta"]["data_fingerprint"]) == 64
     assert len(per_query.read_text().splitlines()) == 12
+
+
+class _ClosedPipe(io.StringIO):
+    """Standard output read by a reader that has gone (`vcval compare ... | head -5`)."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("command", ["score", "compare"])
+def test_output_files_are_written_before_the_text_a_closed_pipe_stops(command, files, tiny_data_dir, tmp_path,
+                                                                      monkeypatch):
+    out = tmp_path / f"{command}.json"
+    inputs = [str(files["shifted"])] if command == "score" else [str(files["oracle"]), str(files["shifted"])]
+    options = ["--bootstrap", "10"] if command == "score" else ["--resamples", "100"]
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    try:
+        main([command, *inputs, *data(tiny_data_dir), *options, "--json", str(out)])
+    except BrokenPipeError:
+        pass
+    assert json.loads(out.read_text())["metrics"]["loc_mIoU"]
 
 
 def test_score_of_an_invalid_file_is_an_error_without_traceback(files, tiny_data_dir, capsys):

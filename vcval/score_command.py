@@ -140,14 +140,16 @@ def _score(args: argparse.Namespace) -> int:
                          "corpus": args.corpus, "predictions": str(args.predictions),
                          "system": loaded.header.get("system")})
     # With an output on standard output, the human-readable text goes to stderr.
-    say = _say(args.json, args.per_query)
-    say(report.render())
+    # The files first: a reader that closes the text early (`| head`) must not cost them.
     if args.json:
         write_json(args.json, report.to_dict())
-        say(f"\nwrote {args.json}")
     if args.per_query:
         write_per_query(args.per_query, report)
-        say(f"wrote {args.per_query}")
+    say = _say(args.json, args.per_query)
+    say(report.render())
+    for written in (args.json, args.per_query):
+        if written:
+            say(f"wrote {written}")
     return 0
 
 
@@ -173,11 +175,12 @@ def _compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--metrics: unknown metric(s) {unknown}; known: {', '.join(reports[0].metrics)}")
     comparison = compare(reports[0], reports[1], keys=keys, method=args.method, n_resamples=args.resamples,
                          seed=args.seed, name_a=str(args.predictions_a), name_b=str(args.predictions_b))
+    if args.json:  # before the text, as in _score
+        write_json(args.json, {**comparison.to_dict(), "data_fingerprint": benchmark.fingerprint, "split": split.name})
     say = _say(args.json)
     say(comparison.render())
     if args.json:
-        write_json(args.json, {**comparison.to_dict(), "data_fingerprint": benchmark.fingerprint, "split": split.name})
-        say(f"\nwrote {args.json}")
+        say(f"wrote {args.json}")
     return 0
 
 
