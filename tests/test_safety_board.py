@@ -231,8 +231,14 @@ def test_case_09_missing_store_and_interruptions_keep_the_site(tiny_benchmark, t
         real_rename(source, target)
 
     monkeypatch.setattr(site_module.os, "rename", rename_then_signal)
-    with pytest.raises(KeyboardInterrupt):
-        render_leaderboard(store, site, plots=False)
+    # Python keeps SIGINT ignored when it starts with it ignored (pytest run as a background job of a
+    # non-interactive shell): this part needs the usual handler that raises KeyboardInterrupt.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            render_leaderboard(store, site, plots=False)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     monkeypatch.undo()
     assert "second" in (site / "leaderboard.md").read_text() and not (site / "plots").exists()
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file", "p1.jsonl", "p2.jsonl", "site", "store"]
