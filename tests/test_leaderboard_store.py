@@ -500,3 +500,120 @@ def test_publish_run_stores_the_run_under_its_own_protocol(tiny_benchmark, tmp_p
     assert result.entry.metrics == pytest.approx(run_scores["metrics"])
     with pytest.raises(DataError, match="not a run folder"):
         publish_run(store, tmp_path, tiny_benchmark, SubmissionInfo("x"))
+
+
+def test_a_gzipped_submission_is_stored_as_sent_and_a_plain_one_gzipped_without_a_timestamp(tiny_benchmark, tmp_path):
+    split, corpus = tiny_benchmark.split("test"), tiny_benchmark.corpus("test")
+    plain = write_simulated(tmp_path / "p.jsonl", split, corpus, first_rate=0.5, jitter=0.3, seed=11)
+    packed = tmp_path / "q.jsonl.gz"
+    packed.write_bytes(gzip.compress(write_simulated(tmp_path / "q.jsonl", split, corpus, first_rate=0.4, jitter=0.3,
+                                                     seed=12).read_bytes(), mtime=7))
+    store = SubmissionStore(tmp_path / "deep" / "er" / "store")  # its parents are made too
+    from_plain = submit_predictions(store, plain, tiny_benchmark, "test", SubmissionInfo("plain")).entry
+    from_packed = submit_predictions(store, packed, tiny_benchmark, "test", SubmissionInfo("packed")).entry
+    assert (from_packed.path / "predictions.jsonl.gz").read_bytes() == packed.read_bytes()
+    stored = (from_plain.path / "predictions.jsonl.gz").read_bytes()
+    assert stored[:2] == b"\x1f\x8b" and stored[4:8] == b"\0\0\0\0"  # gzip, modification time 0
+    assert gzip.decompress(stored) == plain.read_bytes()
+    assert {e.meta.name for e in store.entries()} == {"plain", "packed"}
+    for entry in (from_plain, from_packed):
+        assert read_checked_entry(entry.path).meta == entry.meta
+        assert os.stat(entry.path).st_mode & 0o777 == 0o755
+
+
+def test_unreadable_stored_predictions_are_damage_to_the_entry(tiny_benchmark, tmp_path):
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    stored = entry.path / "predictions.jsonl.gz"
+    stored.write_bytes(stored.read_bytes()[:40])  # truncated
+    path, field, message = _refusal(entry.path)
+    assert (path, field) == (str(stored), None) and message.startswith("cannot be read: ")
+
+
+def test_get_and_add_by_entry_id(tiny_benchmark, tmp_path):
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    store = SubmissionStore(tmp_path / "store")
+    assert store.get(entry.meta.entry_id).meta == entry.meta
+    for other in ("0" * 20, "../store", entry.meta.entry_id.upper(), 123, None):
+        assert store.get(other) is None
+    again = store.add(entry.meta.entry_id, entry.meta, None, None)  # an existing entry wins, unread and unwritten
+    assert again.created is False and again.entry.meta == entry.meta and again.entry.path == entry.path
+    for entry_id in ("0" * 20, "not-an-id", 7):
+        with pytest.raises(InputError) as error:
+            store.add(entry_id, entry.meta, None, None)
+        assert error.value.field == "entry_id"
+        assert error.value.message == f"an entry id is 20 hex digits, the one meta.json records; got {str(entry_id)!r}"
+
+
+def test_add_writes_into_a_staging_folder_of_the_store(tiny_benchmark, tmp_path, monkeypatch):
+    split = tiny_benchmark.split("test")
+    path = write_simulated(tmp_path / "p.jsonl", split, tiny_benchmark.corpus("test"), first_rate=0.5, jitter=0.5,
+                           seed=13)
+    store = SubmissionStore(tmp_path / "store")
+    seen, write = [], SubmissionStore._write
+    monkeypatch.setattr(SubmissionStore, "_write", staticmethod(lambda staging, *rest: (seen.append(staging),
+                                                                                        write(staging, *rest))))
+    result = submit_predictions(store, path, tiny_benchmark, "test", SubmissionInfo("Café – ünïcode"))
+    (staging,) = seen
+    assert staging.parent == store.root and staging.name.startswith(f".staging-{result.entry.meta.entry_id}-")
+    assert not staging.exists()
+    assert '"name": "Café – ünïcode"' in (result.entry.path / "meta.json").read_text(encoding="utf-8")
+
+
+def test_a_report_without_intervals_is_stored(tiny_benchmark, tmp_path):
+    """bootstrap 0: the intervals are NaN, which scores.json holds (as JSON's NaN)."""
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    split = tiny_benchmark.split("test")
+    report = score(entry.path / "predictions.jsonl.gz", split, bootstrap=0)
+    store = SubmissionStore(tmp_path / "other")
+    stored = store.add(entry.meta.entry_id, entry.meta, report, entry.path / "predictions.jsonl.gz")
+    assert stored.created and "NaN" in (stored.entry.path / "scores.json").read_text()
+
+
+def test_stale_staging_is_removed_from_exactly_its_age(tmp_path, monkeypatch):
+    import types
+
+    root = tmp_path / "store"
+    root.mkdir()
+    now = 2_000_000_000.0
+    folders = {age: root / f".staging-{age}" for age in (3600, 3599)}
+    for age, folder in folders.items():
+        folder.mkdir()
+        os.utime(folder, (now - age, now - age))
+    (root / ".staging-a-file").write_text("not a folder")
+    monkeypatch.setattr("leaderboard.store.time", types.SimpleNamespace(time=lambda: now))
+    assert SubmissionStore(root).remove_stale_staging() == [folders[3600]]
+    assert folders[3599].exists() and (root / ".staging-a-file").exists()
+
+
+def test_entries_skip_files_and_dot_folders_and_re_score_on_their_data(tiny_benchmark, tmp_path):
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    store = SubmissionStore(tmp_path / "store")
+    (store.root / "README").write_text("not an entry")
+    (store.root / ".staging-x").mkdir()
+    assert [e.meta for e in store.entries()] == [entry.meta]
+    # scores.json edited together with its hash in meta.json: only a re-scoring on the entry's data finds it
+    scores_path = entry.path / "scores.json"
+    scores = json.loads(scores_path.read_text())
+    ci = scores["ci"]["R1_IoU0.5"]
+    scores["ci"]["R1_IoU0.5"] = [ci[0], ci[1] + 1.0]
+    scores_path.write_text(json.dumps(scores))
+    _rewrite_meta(entry.path, scores_sha256=file_sha256(scores_path))
+    assert [e.meta.entry_id for e in store.entries()] == [entry.meta.entry_id]
+    with pytest.raises(DataError, match=r"scores\.json: re-scored from its predictions, the interval of R1_IoU0\.5"):
+        store.entries(data=tiny_benchmark)
+
+
+def test_an_entry_without_score_hashes_needs_the_data_when_strict(tiny_benchmark, tmp_path, capsys):
+    entry = _one_entry(tiny_benchmark, tmp_path)
+    store = SubmissionStore(tmp_path / "store")
+    _rewrite_meta(entry.path, scores_sha256="", per_query_sha256="")
+    with pytest.raises(DataError) as error:
+        store.entries()
+    assert str(error.value) == f"{entry.path}: was written before entries recorded the sha256 of their scores, so " \
+                               "its scores cannot be checked without the data: give --data-dir to re-score it"
+    assert [e.meta.name for e in store.entries(strict=False)] == ["x"]
+    assert capsys.readouterr().err == f"WARNING: entry {entry.path} was written before entries recorded the sha256 " \
+                                      "of their scores: shown unverified (`vcval leaderboard --strict --data-dir` " \
+                                      "re-scores it)\n"
+    assert [e.meta.name for e in store.entries(data=tiny_benchmark)] == ["x"]
+    assert capsys.readouterr().err == ""
