@@ -617,3 +617,24 @@ def test_an_entry_without_score_hashes_needs_the_data_when_strict(tiny_benchmark
                                       "re-scores it)\n"
     assert [e.meta.name for e in store.entries(data=tiny_benchmark)] == ["x"]
     assert capsys.readouterr().err == ""
+
+
+def test_a_file_validated_by_the_caller_is_stored_with_its_provenance(tiny_benchmark, tmp_path):
+    """The server validates before it reserves a quota slot and passes the loaded file on."""
+    from benchmark.predictions import check_predictions, load_predictions
+
+    split, corpus = tiny_benchmark.split("test"), tiny_benchmark.corpus("test")
+    path = write_simulated(tmp_path / "p.jsonl", split, corpus, first_rate=0.5, jitter=0.3, seed=14)
+    store = SubmissionStore(tmp_path / "store")
+    bad = _invalid_file(tmp_path / "bad.jsonl", split, corpus)
+    loaded_bad = load_predictions(bad, split, corpus, task="corpus")
+    with pytest.raises(PredictionsError) as error:
+        submit_predictions(store, bad, tiny_benchmark, "test", SubmissionInfo("bad"), validated=loaded_bad)
+    assert error.value.problems == loaded_bad.problems and not store.root.exists()
+    loaded = check_predictions(path, split, corpus, task="corpus")
+    entry = submit_predictions(store, path, tiny_benchmark, "test", SubmissionInfo("ok"), validated=loaded).entry
+    meta = entry.scores["meta"]
+    assert (meta["dataset"], meta["data_fingerprint"], meta["protocol"], meta["protocol_hash"]) == (
+        tiny_benchmark.name, tiny_benchmark.fingerprint, entry.meta.protocol, entry.meta.protocol_hash)
+    assert meta["options"]["task"] == "corpus" and meta["options"]["bootstrap"] == 1000
+    assert entry.metrics == pytest.approx(score(path, split, bootstrap=0).metrics)
