@@ -102,7 +102,7 @@ def test_losing_a_rename_race_keeps_the_winner(tiny_benchmark, tmp_path, monkeyp
     winner = submit_predictions(store, path, tiny_benchmark, "test", SubmissionInfo("winner"))
     monkeypatch.setattr(SubmissionStore, "get", lambda self, entry_id: None)  # both saw no entry
     loser = submit_predictions(store, path, tiny_benchmark, "test", SubmissionInfo("loser"))
-    assert not loser.created and loser.entry.meta.name == "winner"
+    assert loser.created is False and loser.entry.meta.name == "winner"
     assert os.listdir(store.root) == [winner.entry.meta.entry_id]  # no staging folder left behind
 
 
