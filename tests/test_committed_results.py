@@ -53,6 +53,18 @@ def _param(path: Path):
     return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if slow else [])
 
 
+def _score_as_run(stem: Path, benchmark):
+    """The protocol of ``<stem>.manifest.json`` (which must name no path of the machine it ran on, and this
+    data) and ``<stem>.jsonl.gz`` scored under it by the suite's scorer."""
+    manifest_text = Path(f"{stem}.manifest.json").read_text(encoding="utf-8")
+    assert "/tmp/" not in manifest_text and "/work/" not in manifest_text and "/home/" not in manifest_text
+    protocol = RunManifest.from_mapping(json.loads(manifest_text), f"{stem}.manifest.json").protocol
+    assert protocol.data_fingerprint == benchmark.fingerprint
+    split = sample_questions(benchmark.split(protocol.split), protocol.max_questions, protocol.corpus_seed)
+    return protocol, score(Path(f"{stem}.jsonl.gz"), split, task=protocol.task, video_rank=protocol.video_rank,
+                           bootstrap=0, corpus=benchmark.corpus(protocol.split, protocol.corpus_setting))
+
+
 @pytest.mark.parametrize("path", [_param(path) for path in PUBLISHED])
 def test_published_predictions_score_to_their_table(path, synthetic_data, request):
     grid = load_grid(path)
@@ -67,14 +79,8 @@ def test_published_predictions_score_to_their_table(path, synthetic_data, reques
     for variant in table["variants"]:
         for seed, figures in variant["per_seed"].items():
             stem = grid.results / f"{slug(variant['name'])}-seed{seed}"
-            manifest_text = (Path(f"{stem}.manifest.json")).read_text(encoding="utf-8")
-            assert "/tmp/" not in manifest_text and "/work/" not in manifest_text and "/home/" not in manifest_text
-            manifest = RunManifest.from_mapping(json.loads(manifest_text), f"{stem}.manifest.json")
-            protocol = manifest.protocol
-            assert protocol.hash == variant["protocol_hash"] and protocol.data_fingerprint == benchmark.fingerprint
-            split = sample_questions(benchmark.split(protocol.split), protocol.max_questions, protocol.corpus_seed)
-            report = score(Path(f"{stem}.jsonl.gz"), split, task=protocol.task, video_rank=protocol.video_rank,
-                           bootstrap=0, corpus=benchmark.corpus(protocol.split, protocol.corpus_setting))
+            protocol, report = _score_as_run(stem, benchmark)
+            assert protocol.hash == variant["protocol_hash"]
             for key, value in figures.items():
                 assert report.metrics[key] == pytest.approx(value, abs=1e-9), (stem.name, key)
             checked += 1
@@ -94,14 +100,7 @@ def test_hand_runs_are_documented():
 @pytest.mark.parametrize("manifest_path", HAND_RUNS, ids=lambda path: path.parent.name)
 def test_hand_run_predictions_score_to_their_figures(manifest_path, tutorialvqa_dir):
     stem = manifest_path.with_name(manifest_path.name.removesuffix(".manifest.json"))
-    manifest_text = manifest_path.read_text(encoding="utf-8")
-    assert "/tmp/" not in manifest_text and "/work/" not in manifest_text and "/home/" not in manifest_text
-    protocol = RunManifest.from_mapping(json.loads(manifest_text), str(manifest_path)).protocol
-    benchmark = load_benchmark(tutorialvqa_dir)
-    assert protocol.data_fingerprint == benchmark.fingerprint
-    split = sample_questions(benchmark.split(protocol.split), protocol.max_questions, protocol.corpus_seed)
-    report = score(Path(f"{stem}.jsonl.gz"), split, task=protocol.task, video_rank=protocol.video_rank,
-                   bootstrap=0, corpus=benchmark.corpus(protocol.split, protocol.corpus_setting))
+    _, report = _score_as_run(stem, load_benchmark(tutorialvqa_dir))
     recorded = json.loads(Path(f"{stem}.scores.json").read_text(encoding="utf-8"))["metrics"]
     assert recorded and set(recorded) <= set(report.metrics)
     for key, value in recorded.items():
