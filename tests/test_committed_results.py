@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.ablation import load_grid
+from benchmark.ablation.imports import published_stem
 from benchmark.ablation.spec import slug
 from benchmark.data import load_benchmark
 from benchmark.data.sampling import sample_questions
@@ -77,8 +78,10 @@ def test_published_predictions_score_to_their_table(path, synthetic_data, reques
     table = json.loads((grid.results / "ablation.json").read_text(encoding="utf-8"))
     checked = 0
     for variant in table["variants"]:
-        for seed, figures in variant["per_seed"].items():
-            stem = grid.results / f"{slug(variant['name'])}-seed{seed}"
+        imported = variant.get("imported", {}).get("files") or [None] * len(variant["per_seed"])
+        for (seed, figures), source in zip(variant["per_seed"].items(), imported, strict=True):
+            stem = (grid.results / f"{slug(variant['name'])}-seed{seed}" if source is None
+                    else Path(published_stem(grid.results / source)))
             protocol, report = _score_as_run(stem, benchmark)
             assert protocol.hash == variant["protocol_hash"]
             for key, value in figures.items():

@@ -1,5 +1,6 @@
 """``vcval ablate --publish``: an experiment's table, figure and every cell's predictions, copied to the
-grid's ``results`` folder (the files committed under benchmarks/results/).
+grid's ``results`` folder (the files committed under benchmarks/results/); an imported cell's files are
+published already, and ``ablation.json`` names them.
 
 What is written depends only on the run folders: predictions are gzipped without a timestamp, and every
 absolute path in a copied manifest is rewritten relative to the experiment's roots (``<data>/...`` under
@@ -42,6 +43,8 @@ def publish(result: GridResult, results_dir: Path, data_dir: Path) -> Path:
                      legacy=_published_name) as staging:
         write_tables(result, staging)
         for variant, run in result.cells():
+            if run.imported_from is not None:  # published already: ablation.json names its file
+                continue
             stem = f"{slug(variant.name)}-seed{run.seed}"
             with run.predictions_path.open("rb") as source, (staging / f"{stem}.jsonl.gz").open("wb") as raw, \
                     gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as sink:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from benchmark.ablation.imports import imported_runs
 from benchmark.ablation.publish import TABLE_FILES, publish, write_tables
 from benchmark.ablation.resources import (
     RESOURCES_FOLDER,
@@ -70,11 +71,15 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     encoders = experiment_encoders(grid, benchmark, out_dir)
     protocols = {variant.name: grid.protocol_of(variant).bind(benchmark.name, benchmark.fingerprint, grid.split)
                  for variant in grid.variants}
+    imported = imported_runs(grid, protocols, benchmark)  # checked before any cell runs
     cells = [(variant, seed) for variant in grid.variants for seed in grid.seeds]
     runs: list[RunResult] = []
     bar = tqdm(cells, desc=f"grid {grid.name}", unit="run", disable=not echo)
     for variant, seed in bar:
         bar.set_postfix_str(f"{variant.name} seed {seed}")
+        if (variant.name, seed) in imported:
+            runs.append(imported[variant.name, seed])
+            continue
         folder = out_dir / slug(variant.name) / f"seed-{seed}"
         config = resolved_config(variant, encoders)
         protocol = protocols[variant.name]

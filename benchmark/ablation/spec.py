@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from benchmark.protocol import MAX_SEED, Protocol, load_protocol, protocol_from_
 from benchmark.random_encoder import SHAPES as ENCODER_SHAPES
 
 GRID_FIELDS = ("name", "description", "protocol", "split", "seeds", "data_dir", "data", "encoders", "systems",
-               "settings", "variants", "sweep", "base", "comparisons", "metrics", "figure", "results")
+               "settings", "variants", "sweep", "base", "comparisons", "metrics", "figure", "results", "imports")
 VARIANT_FIELDS = ("system", "config", "protocol")
 SWEEP_FIELDS = ("setting", "values", "variants")
 FIGURE_KINDS = ("bars", "curve")
@@ -121,6 +121,9 @@ class Grid:
     figure: Figure = Figure()
     results: Path | None = None
     """Where ``vcval ablate --publish`` copies the table, figure and gzipped predictions."""
+    imports: dict[str, tuple[Path, ...]] = field(default_factory=dict)
+    """Variants taken from published runs instead of run (``imports``): each one's predictions files (with
+    ``<stem>.manifest.json`` beside each), one per seed of the grid (:mod:`benchmark.ablation.imports`)."""
 
     def protocol_of(self, variant: Variant) -> Protocol:
         return variant.protocol or self.protocol
@@ -217,9 +220,10 @@ def grid_from_mapping(mapping: Any, default_name: str = "grid", *, base_dir: Pat
     description = mapping.get("description") or ""
     if not isinstance(description, str):
         raise fail("description", "text")
+    imports = _imports(mapping.get("imports"), names, len(seeds), base_dir, fail)
     return Grid(str(mapping.get("name") or default_name), protocol, split, tuple(seeds), tuple(variants), base,
                 tuple(metrics) if metrics else None, data_dir, description, data, encoders, sweep, comparisons,
-                figure, Path(os.path.normpath(base_dir / results)) if results else None)
+                figure, Path(os.path.normpath(base_dir / results)) if results else None, imports)
 
 
 def slug(name: str) -> str:
@@ -306,6 +310,25 @@ def _comparisons(value: Any, names: list[str], fail) -> tuple[tuple[str, str], .
     if any(a == b for a, b in pairs):
         raise fail("comparisons", "pairs of two different variants")
     return pairs
+
+
+def _imports(value: Any, names: list[str], n_seeds: int, base_dir: Path, fail) -> dict[str, tuple[Path, ...]]:
+    """``imports: {VARIANT: FILE or [FILE, ...]}``: published predictions files (relative to the grid file), one
+    per seed of the grid."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise fail("imports", "a mapping of variant name -> published predictions file (or one file per seed)")
+    imports = {}
+    for name, files in value.items():
+        variant = _variant_name(name, names, f"imports.{name}", fail)
+        listed = [files] if isinstance(files, str) else files
+        if not isinstance(listed, list) or not all(isinstance(f, str) and f for f in listed):
+            raise fail(f"imports.{name}", "a predictions file path (relative to the grid file) or a list of them")
+        if len(listed) != n_seeds:
+            raise fail(f"imports.{name}", f"one published run per seed of the grid ({n_seeds}), got {len(listed)}")
+        imports[variant] = tuple(Path(os.path.normpath(base_dir / f)) for f in listed)
+    return imports
 
 
 def _data(mapping: Mapping[str, Any], base_dir: Path, fail) -> tuple[Path | None, SyntheticData | None]:

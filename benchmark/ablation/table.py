@@ -9,6 +9,7 @@ of the table.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,8 +86,9 @@ class GridResult:
         return next(row for row in self.rows if row.variant.name == name)
 
     def to_dict(self) -> dict[str, Any]:
-        """The content of ``ablation.json``; paths are relative to the grid's folder, so the file is the same
-        wherever the experiment ran."""
+        """The content of ``ablation.json``; paths are relative to the grid's folder (an imported run's file:
+        to the grid's ``results`` folder, where there is one), so the file is the same wherever the
+        experiment ran."""
         return {
             "grid": self.grid.name, "description": self.grid.description,
             "protocol": self.protocol.to_dict(), "protocol_hash": self.protocol.hash,
@@ -105,12 +107,24 @@ class GridResult:
                 "sweep_value": row.variant.sweep_value, "swept_from": row.variant.swept_from,
                 "mean": row.mean, "std": row.std, "per_seed": {str(s): v for s, v in row.per_seed.items()},
                 "vs_base": {key: _comparison_dict(c) for key, c in row.comparisons.items()},
+                **({"imported": self.imported(row.variant.name)} if row.variant.name in self.grid.imports else {}),
             } for row in self.rows],
             "comparisons": [{"variant": pair.variant, "reference": pair.reference,
                              "by_metric": {key: _comparison_dict(c) for key, c in pair.by_metric.items()}}
                             for pair in self.pairs],
-            "runs": [_relative(run.out_dir, self.out_dir) for run in self.runs],
+            "runs": [self._run_path(run) for run in self.runs],
         }
+
+    def imported(self, name: str) -> dict[str, Any]:
+        """Where the imported variant ``name``'s runs come from, and how they differ from the variant."""
+        runs = [run for variant, run in self.cells() if variant.name == name]
+        return {"files": [self._run_path(run) for run in runs],
+                "deviations": sorted({d for run in runs for d in run.deviations})}
+
+    def _run_path(self, run: RunResult) -> str:
+        if run.imported_from is None:
+            return _relative(run.out_dir, self.out_dir)
+        return Path(os.path.relpath(run.imported_from, self.grid.results or self.out_dir)).as_posix()
 
     def render(self) -> str:
         """Markdown: mean +/- std over seeds, the difference from the base and its Holm p-value beside it;
@@ -139,6 +153,10 @@ class GridResult:
                 cells = [_difference(pair.by_metric[key]) if key in pair.by_metric else MISSING for key in self.metrics]
                 lines.append(f"| {pair.variant} | {pair.reference} | " + " | ".join(cells) + " |")
         lines.append("")
+        for name in self.grid.imports:
+            imported = self.imported(name)
+            lines.append(f"{name}: not run by this grid, imported from {', '.join(imported['files'])}"
+                         + (f" ({'; '.join(imported['deviations'])})" if imported["deviations"] else "") + ".")
         protocols = sorted({f"{row.protocol.name} ({row.protocol.short_hash})" for row in self.rows})
         lines.append(f"{self.protocol.dataset} {self.protocol.split}, protocol {', '.join(protocols)}, seeds "
                      f"{', '.join(map(str, self.grid.seeds))}: mean ± std over seeds; (difference from "

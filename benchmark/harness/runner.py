@@ -88,6 +88,8 @@ class RunResult:
     timings: dict[str, float]
     deviations: list[str]
     tracking: TrackingResult | None
+    imported_from: Path | None = None
+    """The published predictions file a grid imported this run from (``imports``); None for a run folder."""
 
     @property
     def predictions_path(self) -> Path:
