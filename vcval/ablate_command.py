@@ -13,7 +13,8 @@ from benchmark.data.sources import FORMATS
 def register(subparsers) -> None:
     ablate = subparsers.add_parser(
         "ablate", help="run an experiment (ablation grid) and write its comparison table",
-        description="Run every variant x seed of an experiment file, each variant under its protocol, and write a "
+        description="Run every variant x seed of an experiment file (or take it from a published run the file "
+                    "imports), each variant under its protocol, and write a "
                     "table of mean +/- std over seeds with paired tests against the base variant and between the "
                     "file's listed comparisons (Holm-corrected), and its figure. The file format is in "
                     "docs/harness.md \"Experiments\"; the committed ones are under experiments/.")

@@ -46,7 +46,8 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
              echo: bool = True, overwrite: bool = False, resume: bool = False, publish_results: bool = False
              ) -> GridResult:
     """Run every variant x seed of ``grid`` on ``data`` (default: the grid's ``data_dir``, or its synthetic
-    ``data`` built under ``out_dir/resources``), write the table and figure to ``out_dir``
+    ``data`` built under ``out_dir/resources``) but those the grid imports from published runs
+    (:mod:`benchmark.ablation.imports`, checked before any cell runs), write the table and figure to ``out_dir``
     (``ablation.md``, ``ablation.json``, ``ablation.png``) and return it; with ``publish_results``, copy
     them and every cell's predictions to the grid's ``results`` folder (:func:`benchmark.ablation.publish.publish`).
 
