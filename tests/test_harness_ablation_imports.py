@@ -156,3 +156,26 @@ def test_imported_file_must_be_a_predictions_file(published, tiny_benchmark, tmp
     path = _workspace(published, tmp_path, IMPORTING.replace(".jsonl.gz", ".manifest.json"))
     with pytest.raises(ConfigError, match=r"not a predictions file \(expected a name ending in .jsonl.gz or .jsonl\)"):
         run_grid(path, tiny_benchmark, tmp_path / "runs", track=False, echo=False)
+
+
+def _curve_table(imported: bool) -> dict:
+    point = {"per_seed": {"1": {"loc_mIoU": 1.0}}, "std": {"loc_mIoU": 0.0}, "vs_base": {}, "swept_from": "ccgs"}
+    variants = [{**point, "name": f"ccgs@{n}", "sweep_value": n, "mean": {"loc_mIoU": float(n) / 10}} for n in (8, 64)]
+    if imported:
+        variants[1]["imported"] = {"files": ["../x/ccgs.jsonl.gz"], "deviations": []}
+    return {"grid": "g", "base": "ccgs@8", "alpha": 0.05, "metrics": ["loc_mIoU"], "variants": variants,
+            "figure": {"kind": "curve", "metric": "loc_mIoU", "references": []},
+            "sweep": {"setting": "n", "values": [8, 64], "variants": ["ccgs"]}}
+
+
+def test_figures_mark_imported_runs(published, tiny_benchmark, tmp_path):
+    from benchmark.ablation.figures import write_figure
+
+    path = _workspace(published, tmp_path)
+    run_grid(path, tiny_benchmark, tmp_path / "runs", track=False, echo=False)
+    bars = json.loads((tmp_path / "runs" / "ablation.json").read_text())
+    plain = {**bars, "variants": [{k: v for k, v in variant.items() if k != "imported"} for variant in bars["variants"]]}
+    drawn = {name: write_figure(tmp_path / f"{name}.png", table).read_bytes()
+             for name, table in [("bars", bars), ("bars-plain", plain), ("curve", _curve_table(True)),
+                                 ("curve-plain", _curve_table(False))]}
+    assert drawn["bars"] != drawn["bars-plain"] and drawn["curve"] != drawn["curve-plain"]

@@ -35,8 +35,11 @@ def _bars(path: Path, grid: Mapping[str, Any]) -> Path:
         shown = [variant for variant in variants if key in variant["mean"]]
         positions = range(len(shown))
         means = [variant["mean"][key] for variant in shown]
-        axis.bar(positions, means, yerr=[variant["std"][key] for variant in shown], capsize=3,
-                 color=["#7f8c8d" if variant["name"] == grid["base"] else "#2e86c1" for variant in shown])
+        bars = axis.bar(positions, means, yerr=[variant["std"][key] for variant in shown], capsize=3,
+                        color=["#7f8c8d" if variant["name"] == grid["base"] else "#2e86c1" for variant in shown])
+        for bar, variant in zip(bars, shown, strict=True):
+            if "imported" in variant:  # a published run the grid took, not ran
+                bar.set_hatch("//")
         for position, variant in zip(positions, shown, strict=True):
             seeds = [values[key] for values in variant["per_seed"].values()]
             axis.plot([position] * len(seeds), seeds, "k.", markersize=4)
@@ -47,7 +50,8 @@ def _bars(path: Path, grid: Mapping[str, Any]) -> Path:
                         ha="right", fontsize=8)
         axis.set_title(key)
         axis.grid(alpha=0.3, axis="y")
-    axes[0][0].set_ylabel("% (mean ± sd over seeds; dots: seeds)")
+    axes[0][0].set_ylabel("% (mean ± sd over seeds; dots: seeds)" + ("; hatched: imported run"
+                                                                       if any("imported" in v for v in variants) else ""))
     figure.suptitle(f"{grid['grid']}: base {grid['base']} (grey); * p < {grid['alpha']} after Holm")
     return _save(figure, path, dpi=130)
 
@@ -63,9 +67,15 @@ def _curve(path: Path, grid: Mapping[str, Any]) -> Path:
     for source in sweep["variants"]:
         points = [variant for variant in grid["variants"] if variant["swept_from"] == source and key in variant["mean"]]
         if points:
-            axis.errorbar([positions[repr(variant["sweep_value"])] for variant in points],
-                          [variant["mean"][key] for variant in points],
-                          yerr=[variant["std"][key] for variant in points], marker="o", capsize=3, label=source)
+            line = axis.errorbar([positions[repr(variant["sweep_value"])] for variant in points],
+                                 [variant["mean"][key] for variant in points],
+                                 yerr=[variant["std"][key] for variant in points], marker="o", capsize=3, label=source)
+            imported = [variant for variant in points if "imported" in variant]
+            if imported:  # published runs the grid took, not ran: open markers
+                axis.plot([positions[repr(variant["sweep_value"])] for variant in imported],
+                          [variant["mean"][key] for variant in imported], linestyle="none", marker="o", markersize=9,
+                          markerfacecolor="white", markeredgecolor=line.lines[0].get_color(),
+                          label=f"{source}: imported run")
     references = set(grid["figure"]["references"])
     for index, variant in enumerate(v for v in grid["variants"] if v["name"] in references and key in v["mean"]):
         axis.axhline(variant["mean"][key], linestyle="--", color=f"C{(index + len(sweep['variants'])) % 10}",
