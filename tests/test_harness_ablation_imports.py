@@ -143,6 +143,7 @@ def test_imports_that_do_not_check_out_are_refused_before_any_cell_runs(publishe
     ("{missing: a.jsonl.gz}", r"field 'imports.missing' must be one of the variants"),
     ("{wide: 3}", r"field 'imports.wide' must be a predictions file path"),
     ("[a.jsonl.gz]", r"field 'imports' must be a mapping of variant name"),
+    ("{wide: gone.jsonl.gz}", r"field 'imports.wide' must be published predictions files .*; not found: .*gone.jsonl.gz"),
 ])
 def test_bad_imports_name_the_field(tmp_path, imports, message):
     path = tmp_path / "grid.yaml"

@@ -327,7 +327,12 @@ def _imports(value: Any, names: list[str], n_seeds: int, base_dir: Path, fail) -
             raise fail(f"imports.{name}", "a predictions file path (relative to the grid file) or a list of them")
         if len(listed) != n_seeds:
             raise fail(f"imports.{name}", f"one published run per seed of the grid ({n_seeds}), got {len(listed)}")
-        imports[variant] = tuple(Path(os.path.normpath(base_dir / f)) for f in listed)
+        paths = tuple(Path(os.path.normpath(base_dir / f)) for f in listed)
+        missing = [path for path in paths if not path.is_file()]
+        if missing:
+            raise fail(f"imports.{name}", f"published predictions files (relative to the grid file); not found: "
+                                          f"{', '.join(map(str, missing))}")
+        imports[variant] = paths
     return imports
 
 
