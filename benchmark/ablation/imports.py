@@ -65,7 +65,7 @@ def import_run(path: Path, variant: Variant, protocol: Protocol, benchmark: Benc
         raise ConfigError(f"{where}: it ran under protocol '{manifest.protocol.name}' ({manifest.protocol_hash[:12]}), "
                           f"but variant '{variant.name}' runs under '{protocol.name}' ({protocol.short_hash}) on "
                           f"this data: its questions would not pair with the other cells'")
-    recorded_sha = manifest.files_sha256.get("predictions.jsonl")
+    recorded_sha = (manifest.files_sha256 or {}).get("predictions.jsonl")
     actual_sha = predictions_sha256(path)
     if recorded_sha != actual_sha:
         raise ConfigError(f"{where}: the predictions hash to {actual_sha[:12]}, but {manifest_path} records "
