@@ -140,3 +140,31 @@ def test_ccgs_grid_three_variants_two_seeds(tiny_data_dir, tiny_benchmark, tmp_p
     assert result.runs[0].predictions_path.read_bytes() != result.runs[1].predictions_path.read_bytes()
     table = (tmp_path / "out" / "ablation.md").read_text()
     assert table.count("\n| ccgs/") == 3 and "| ccgs/full (base) |" in table
+
+
+def test_only_runs_some_cells_and_leaves_the_others_for_the_whole_grid(tiny_benchmark, tiny_data_dir, tmp_path,
+                                                                       capsys):
+    from benchmark.ablation import run_cells
+
+    path = tmp_path / "grid.yaml"
+    path.write_text(GRID)
+    out = tmp_path / "out"
+    first = run_cells(path, tiny_benchmark, out, ["overlap/narrow"], track=False, echo=False)
+    assert [run.seed for run in first] == [1, 2] and not (out / "ablation.json").exists()
+    # a second process's share: the narrow cells are neither run again nor removed
+    run_cells(path, tiny_benchmark, out, ["overlap/wide", "overlap/jitterless"], track=False, echo=False, resume=True)
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("manifest.json")}
+    assert len(stamps) == 6
+    result = run_grid(path, tiny_benchmark, out, track=False, echo=False, resume=True)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("manifest.json")} == stamps  # every cell kept
+    whole = run_grid(path, tiny_benchmark, tmp_path / "whole", track=False, echo=False)
+    assert [row.mean for row in result.rows] == [row.mean for row in whole.rows]
+
+    with pytest.raises(ConfigError, match=r"--only names overlap/none; its variants are overlap/wide, overlap/narrow"):
+        run_cells(path, tiny_benchmark, out, ["overlap/none"], track=False, echo=False, resume=True)
+    assert main(["ablate", str(path), "--data-dir", str(tiny_data_dir), "--out", str(out), "--only", "overlap/wide",
+                 "--publish", "--no-track"]) == 2
+    assert "--only writes no table, so there is nothing to --publish" in capsys.readouterr().err
+    assert main(["ablate", str(path), "--data-dir", str(tiny_data_dir), "--out", str(out), "--only", "overlap/wide",
+                 "--resume", "--no-track"]) == 0
+    assert "2 of the grid's 6 cells done (run now or kept); no table was written" in capsys.readouterr().out

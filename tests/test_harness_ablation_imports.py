@@ -180,3 +180,11 @@ def test_figures_mark_imported_runs(published, tiny_benchmark, tmp_path):
              for name, table in [("bars", bars), ("bars-plain", plain), ("curve", _curve_table(True)),
                                  ("curve-plain", _curve_table(False))]}
     assert drawn["bars"] != drawn["bars-plain"] and drawn["curve"] != drawn["curve-plain"]
+
+
+def test_only_refuses_an_imported_variant(published, tiny_benchmark, tmp_path):
+    from benchmark.ablation import run_cells
+
+    path = _workspace(published, tmp_path)
+    with pytest.raises(ConfigError, match=r"overlap/wide is imported from a published run, not run"):
+        run_cells(path, tiny_benchmark, tmp_path / "runs", ["overlap/wide"], track=False, echo=False)

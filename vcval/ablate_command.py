@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmark.ablation import load_grid, run_grid
+from benchmark.ablation import load_grid, run_cells, run_grid
 from benchmark.data import load_benchmark
 from benchmark.data.sources import FORMATS
+from benchmark.errors import ConfigError
 
 
 def register(subparsers) -> None:
@@ -30,6 +31,10 @@ def register(subparsers) -> None:
     ablate.add_argument("--publish", action="store_true",
                         help="also copy the table, figure and every cell's predictions (gzipped), manifest and scores to "
                              "the file's 'results' folder (replacing what an earlier --publish of it wrote there)")
+    ablate.add_argument("--only", nargs="+", default=None, metavar="VARIANT",
+                        help="run only these variants' cells (every seed) and leave the folder's other cells as they "
+                             "are, writing no table: several processes can share a grid this way (one variant "
+                             "each), then the whole grid with --resume keeps their cells and writes the table")
     ablate.add_argument("--no-track", action="store_true", help="do not log the runs to MLflow")
     ablate.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)")
@@ -38,9 +43,15 @@ def register(subparsers) -> None:
 
 
 def _ablate(args: argparse.Namespace) -> int:
+    if args.only is not None and args.publish:
+        raise ConfigError("--only writes no table, so there is nothing to --publish: run the whole grid with "
+                          "--resume --publish once its cells are done")
     grid = load_grid(args.grid)
     data = load_benchmark(args.data_dir, args.data_format) if args.data_dir is not None else None
-    run_grid(grid, data, args.out, track=not args.no_track, tracking_uri=args.tracking_uri,
-             experiment=args.experiment, overwrite=args.overwrite, resume=args.resume,
-             publish_results=args.publish)
+    options = dict(track=not args.no_track, tracking_uri=args.tracking_uri, experiment=args.experiment,
+                   overwrite=args.overwrite, resume=args.resume)
+    if args.only is not None:
+        run_cells(grid, data, args.out, args.only, **options)
+    else:
+        run_grid(grid, data, args.out, publish_results=args.publish, **options)
     return 0

@@ -31,9 +31,9 @@ test of the table.
 """
 
 from benchmark.ablation.publish import publish
-from benchmark.ablation.run import run_grid
+from benchmark.ablation.run import run_cells, run_grid
 from benchmark.ablation.spec import Grid, Variant, grid_from_mapping, load_grid
 from benchmark.ablation.table import Comparison, GridResult, VariantRow, compare_runs
 
 __all__ = ["Comparison", "Grid", "GridResult", "Variant", "VariantRow", "compare_runs", "grid_from_mapping",
-           "load_grid", "publish", "run_grid"]
+           "load_grid", "publish", "run_cells", "run_grid"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -18,7 +19,7 @@ from benchmark.ablation.resources import (
     experiment_encoders,
     resolved_config,
 )
-from benchmark.ablation.spec import Grid, load_grid, slug
+from benchmark.ablation.spec import Grid, Variant, load_grid, slug
 from benchmark.ablation.table import GridResult, compare_runs
 from benchmark.data import Benchmark
 from benchmark.errors import ConfigError, VcvalError
@@ -64,8 +65,64 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     out_dir = Path(out_dir)
     if publish_results and grid.results is None:
         raise ConfigError(f"grid '{grid.name}' has no 'results' folder to publish to")
-    _check_grid_folder(out_dir, replace=overwrite or resume)
     old_runs = _grid_run_folders(out_dir)
+    cells = [(variant, seed) for variant in grid.variants for seed in grid.seeds]
+    runs, protocols, benchmark = _run_cells(grid, data, out_dir, cells, track=track, tracking_uri=tracking_uri,
+                                            experiment=experiment, echo=echo, overwrite=overwrite, resume=resume)
+    warnings = [run.tracking.warning for run in runs if run.tracking is not None and run.tracking.warning]
+    if warnings:
+        warn(f"{len(warnings)} of {len(runs)} runs could not be logged to MLflow; the first: {warnings[0]}")
+    result = compare_runs(grid, protocols, runs, out_dir)
+    kept = {run.out_dir.resolve() for run in runs}
+    for stale in old_runs:
+        if stale.resolve() not in kept:
+            shutil.rmtree(stale, ignore_errors=True)
+    written = write_tables(result, out_dir)
+    if publish_results:
+        written += (publish(result, grid.results, Path(benchmark.data_dir)),)
+    if echo:
+        print(result.render())
+        print(f"\nwrote {', '.join(map(str, written))}; one run folder per variant and seed under {out_dir}")
+    return result
+
+
+def run_cells(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_dir: str | Path,
+              variants: Sequence[str], *, track: bool = True, tracking_uri: str | None = None,
+              experiment: str | None = None, echo: bool = True, overwrite: bool = False, resume: bool = False
+              ) -> list[RunResult]:
+    """Run only the cells (every seed) of ``variants`` of ``grid`` into its grid folder ``out_dir``, with the
+    folder rules and options of :func:`run_grid`, and leave every other cell of the folder as it is: no
+    table is written and nothing is removed. Several processes can so share one grid's cells (one variant
+    each); a final :func:`run_grid` with ``resume`` keeps them all and writes the table."""
+    grid = grid if isinstance(grid, Grid) else load_grid(grid)
+    names = list(dict.fromkeys(variants))
+    known = {variant.name for variant in grid.variants}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(f"grid '{grid.name}': --only names {', '.join(unknown) or 'no variant'}; its variants "
+                          f"are {', '.join(variant.name for variant in grid.variants)}")
+    imported = [name for name in names if name in grid.imports]
+    if imported:
+        raise ConfigError(f"grid '{grid.name}': {', '.join(imported)} is imported from a published run, not run")
+    cells = [(variant, seed) for variant in grid.variants if variant.name in names for seed in grid.seeds]
+    runs, _, _ = _run_cells(grid, data, out_dir, cells, track=track, tracking_uri=tracking_uri,
+                            experiment=experiment, echo=echo, overwrite=overwrite, resume=resume)
+    if echo:
+        for (variant, seed), run in zip(cells, runs, strict=True):
+            shown = ", ".join(f"{key} {run.metrics[key]:.2f}" for key in (grid.metrics or ()) if key in run.metrics)
+            print(f"{variant.name} seed {seed}: {run.out_dir}{': ' + shown if shown else ''}")
+        print(f"{len(runs)} of the grid's {len(grid.variants) * len(grid.seeds)} cells done (run now or kept); no "
+              "table was written: run the whole grid with --resume to keep them and write it")
+    return runs
+
+
+def _run_cells(grid: Grid, data: Benchmark | str | Path | None, out_dir: Path, cells: list[tuple[Variant, int]], *,
+               track: bool, tracking_uri: str | None, experiment: str | None, echo: bool, overwrite: bool,
+               resume: bool) -> tuple[list[RunResult], dict[str, Protocol], Benchmark]:
+    """``cells`` (variant, seed) of ``grid`` run into the grid folder ``out_dir`` (or kept, with ``resume``;
+    or taken from the grid's imports), with each variant's bound protocol and the data."""
+    out_dir = Path(out_dir)
+    _check_grid_folder(out_dir, replace=overwrite or resume)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_marker(out_dir, "grid", made_by=f"vcval ablate {grid.name}", files=TABLE_FILES)
     benchmark = experiment_data(grid, data, out_dir)
@@ -73,7 +130,6 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     protocols = {variant.name: grid.protocol_of(variant).bind(benchmark.name, benchmark.fingerprint, grid.split)
                  for variant in grid.variants}
     imported = imported_runs(grid, protocols, benchmark)  # checked before any cell runs
-    cells = [(variant, seed) for variant in grid.variants for seed in grid.seeds]
     runs: list[RunResult] = []
     bar = tqdm(cells, desc=f"grid {grid.name}", unit="run", disable=not echo)
     for variant, seed in bar:
@@ -98,21 +154,7 @@ def run_grid(grid: Grid | str | Path, data: Benchmark | str | Path | None, out_d
     for system, protocol_name, deviation in sorted({(run.system, run.protocol.name, d) for run in runs
                                                     for d in run.deviations}):
         warn(f"runs of {system} deviate from protocol '{protocol_name}': {deviation}")
-    warnings = [run.tracking.warning for run in runs if run.tracking is not None and run.tracking.warning]
-    if warnings:
-        warn(f"{len(warnings)} of {len(runs)} runs could not be logged to MLflow; the first: {warnings[0]}")
-    result = compare_runs(grid, protocols, runs, out_dir)
-    kept = {run.out_dir.resolve() for run in runs}
-    for stale in old_runs:
-        if stale.resolve() not in kept:
-            shutil.rmtree(stale, ignore_errors=True)
-    written = write_tables(result, out_dir)
-    if publish_results:
-        written += (publish(result, grid.results, Path(benchmark.data_dir)),)
-    if echo:
-        print(result.render())
-        print(f"\nwrote {', '.join(map(str, written))}; one run folder per variant and seed under {out_dir}")
-    return result
+    return runs, protocols, benchmark
 
 
 def _finished_cell(folder: Path, system: str, config: dict, seed: int, protocol: Protocol) -> RunResult | None:
