@@ -119,6 +119,8 @@ def _edit_json(path, edit):
     (lambda stem: _edit_json(stem.with_name(stem.name + ".scores.json"),
                              lambda v: v["metrics"].update(R1_mIoU=v["metrics"]["R1_mIoU"] + 1)), IMPORTING,
      r"scores.json: the imported run scores .* on 'R1_mIoU' but .* was published"),
+    (lambda stem: _edit_json(stem.with_name(stem.name + ".manifest.json"), lambda v: v.update(protocol_hash="0" * 64)),
+     IMPORTING, r"overlap_wide-seed1.manifest.json: the recorded protocol hashes to \w+, not the recorded 000000000000"),
     (None, IMPORTING.replace("protocol: medvidcqa-paper", "protocol: {name: medvidcqa-paper, bootstrap: 10}"),
      r"it ran under protocol 'medvidcqa-paper' \(\w+\), but variant 'overlap/wide' runs under 'medvidcqa-paper' "
      r"\(\w+\) on this data: its questions would not pair"),

@@ -58,9 +58,7 @@ def import_run(path: Path, variant: Variant, protocol: Protocol, benchmark: Benc
     if manifest.system != variant.system:
         raise ConfigError(f"{where}: its manifest records system '{manifest.system}', but variant "
                           f"'{variant.name}' is '{variant.system}'")
-    if manifest.protocol.hash != manifest.protocol_hash:
-        raise ConfigError(f"{manifest_path}: the recorded protocol hashes to {manifest.protocol.short_hash}, not the "
-                          f"recorded {manifest.protocol_hash[:12]}")
+    manifest.check_protocol_hash(str(manifest_path))
     if manifest.protocol_hash != protocol.hash:
         raise ConfigError(f"{where}: it ran under protocol '{manifest.protocol.name}' ({manifest.protocol_hash[:12]}), "
                           f"but variant '{variant.name}' runs under '{protocol.name}' ({protocol.short_hash}) on "

@@ -103,6 +103,12 @@ class RunManifest:
     """sha256 of ``predictions.jsonl`` and ``scores.json`` (:data:`~benchmark.harness.run_folder.HASHED_FILES`);
     null in a folder written before they were recorded, which is then checked through ``scores.json``."""
 
+    def check_protocol_hash(self, source: str) -> None:
+        """Refuse (naming ``source``) a manifest whose recorded protocol does not hash to its ``protocol_hash``."""
+        if self.protocol.hash != self.protocol_hash:
+            raise ConfigError(f"{source}: the recorded protocol hashes to {self.protocol.short_hash}, not the "
+                              f"recorded {self.protocol_hash[:12]}")
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written as ``manifest.json``, in field order."""
         plain = {item.name: getattr(self, item.name) for item in dataclasses.fields(self)}

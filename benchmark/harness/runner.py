@@ -156,9 +156,7 @@ def load_run(out_dir: str | Path) -> RunResult:
     out_dir = Path(out_dir)
     manifest = read_verified_manifest(out_dir)
     scores = read_score_file(out_dir / SCORES_FILE)
-    if manifest.protocol.hash != manifest.protocol_hash:
-        raise ConfigError(f"{out_dir / MANIFEST_FILE}: the recorded protocol hashes to {manifest.protocol.short_hash}, "
-                          f"not the recorded {manifest.protocol_hash[:12]}")
+    manifest.check_protocol_hash(str(out_dir / MANIFEST_FILE))
     return RunResult(manifest.system, manifest.config, manifest.protocol, manifest.seed, out_dir,
                      dict(scores.metrics), {k: list(v) for k, v in scores.ci.items()}, scores.n_questions,
                      read_per_query(out_dir / "per_query.jsonl"), manifest.wall_time_s,
