@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -124,3 +125,68 @@ def test_convert_errors_name_record_and_field(tmp_path):
     bad.write_text("{")
     with pytest.raises(InputError, match="not valid JSON"):
         convert("cmivqa", bad, tmp_path / "o.jsonl")
+
+
+def test_read_without_a_header_gives_none(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [{"qid": "a", "candidates": []}])
+    assert read_predictions(path).header is None
+
+
+def test_read_names_every_problem_and_reads_on_after_each(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [
+        "{not json",
+        {"qid": "a", "candidates": [{"video_id": "v", "start": 1, "end": 2}]},
+        {"qid": "a", "candidates": []},
+        {"qid": "b", "candidates": "v"},
+        {"qid": "c", "candidates": [{"video_id": "v", "start": 1}]},
+        {"qid": "d", "candidates": [{"video_id": "v", "start": -1, "end": 5}, {"video_id": "v", "start": 2, "end": 1}]},
+        '{"qid": "e", "candidates": [{"video_id": "v", "start": NaN, "end": 5}]}',
+        {"qid": "f", "candidates": [{"video_id": "v", "start": 0, "end": 1}]},
+    ])
+    with pytest.raises(PredictionsError) as caught:
+        read_predictions(path)
+    error = caught.value
+    assert error.path == str(path) and error.omitted == 0
+    found = [(p.line, p.qid, p.field) for p in error.problems]
+    assert found == [(1, None, None), (3, "a", "qid"), (4, "b", "candidates"), (5, "c", "candidates[0].end"),
+                     (6, "d", "candidates[0]"), (6, "d", "candidates[1]"), (7, "e", "candidates[0]")]
+    messages = [p.message for p in error.problems]
+    assert messages[1] == "duplicate: already given on line 2"
+    assert messages[2] == "expected a list, got str"
+    assert messages[4] == "expected finite seconds with 0 <= start <= end, got [-1, 5]"
+    assert messages[5] == "expected finite seconds with 0 <= start <= end, got [2, 1]"
+    assert messages[6] == "expected finite seconds with 0 <= start <= end, got [nan, 5]"
+
+
+def test_read_counts_the_problems_past_the_first_thousand(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [{"qid": f"q{i}"} for i in range(1005)])
+    with pytest.raises(PredictionsError) as caught:
+        read_predictions(path)
+    assert len(caught.value.problems) == 1000 and caught.value.omitted == 5
+    assert caught.value.problems[-1].line == 1000
+
+
+def test_in_memory_predictions_code_the_gold_videos_first():
+    split = small_split()
+    values = [Prediction("q2", (Candidate("x", 0, 5), Candidate("g2", 1, 2))), Prediction("q1", ()),
+              Prediction("q3", (Candidate("g1", 60, 65),))]
+    arrays = arrays_from_predictions(values, split)
+    assert arrays.qids == ("q1", "q2", "q3") and arrays.missing == ()
+    assert arrays.video_ids == ("g1", "g2", "x")
+    assert arrays.codes.dtype == np.int32 and arrays.codes.tolist() == [[-1, -1], [2, 1], [0, -1]]
+    assert arrays.starts.tolist() == [[0, 0], [0, 1], [60, 0]] and arrays.ends.tolist() == [[0, 0], [5, 2], [65, 0]]
+    empty = arrays_from_predictions([], split, allow_missing=True)
+    assert empty.codes.shape == (3, 1) and empty.missing == ("q1", "q2", "q3")
+
+
+@pytest.mark.parametrize("values, message, record, field", [
+    ([Prediction("zz", ())], "unknown question: not in split 'test'", "zz", "qid"),
+    ([Prediction("q1", ()), Prediction("q1", ())], "duplicate prediction for this question", "q1", "qid"),
+    ([Prediction("q1", (Candidate("g1", 0, 1),) * 101)], "101 candidates, at most 100 are allowed", "q1", "candidates"),
+    ([Prediction("q1", ())], "2 question(s) of split 'test' have no prediction (allow_missing=True scores them 0)",
+     "q2", "qid"),
+])
+def test_in_memory_predictions_refusals_name_question_and_field(values, message, record, field):
+    with pytest.raises(InputError) as caught:
+        arrays_from_predictions(values, small_split())
+    assert (caught.value.message, caught.value.record, caught.value.field) == (message, record, field)

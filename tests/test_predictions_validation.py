@@ -11,17 +11,19 @@ from benchmark.errors import InputError
 from benchmark.predictions import (
     MAX_LINE_BYTES,
     PredictionsError,
+    Problem,
     check_predictions,
     validate_predictions,
 )
+from benchmark.records import Video
 from tests.scoring_helpers import good_lines, small_split, write_lines
 
 HEADER = {"format": "vcval-predictions", "version": 1, "task": "corpus"}
 
 
-def problems_of(tmp_path, lines, header=HEADER, **options):
+def problems_of(tmp_path, lines, header=HEADER, split_name="test", **options):
     path = write_lines(tmp_path / "p.jsonl", lines, header)
-    split = small_split()
+    split = small_split(split_name)
     return validate_predictions(path, split, split.videos, **options)
 
 
@@ -167,7 +169,8 @@ def test_explicit_task_contradicting_the_header(tmp_path):
 def test_problems_are_capped_then_counted(tmp_path):
     lines = good_lines() + [{"qid": f"z{i}", "candidates": []} for i in range(30)]
     problems = problems_of(tmp_path, lines, max_problems=10)
-    assert len(problems) == 11 and "20 more problems" in problems[-1].message
+    assert len(problems) == 11 and problems[-1].message == "... and 20 more problems not listed"
+    assert problems[-1].render() == "... and 20 more problems not listed"
 
 
 def test_size_limit_and_gzip_expanding_past_it(tmp_path):
@@ -207,3 +210,56 @@ def test_check_raises_one_error_listing_every_problem(tmp_path):
     assert isinstance(error, InputError) and len(error.problems) == 2
     assert error.line == 2 and error.field == "candidates[0].start"
     assert "2 problems" in str(error) and "line 5, qid 'nope', field 'qid'" in str(error)
+
+
+def test_the_error_counts_shown_and_hidden_problems(tmp_path):
+    one = PredictionsError(tmp_path / "p.jsonl", [Problem(2, "q1", "qid", "missing")])
+    assert str(one) == f"{tmp_path / 'p.jsonl'}: 1 problem in the predictions file:\n  line 2, qid 'q1', field 'qid': missing"
+    assert (one.path, one.line, one.field, one.omitted) == (str(tmp_path / "p.jsonl"), 2, "qid", 0)
+    many = PredictionsError("p.jsonl", [Problem(i, None, "qid", "missing") for i in range(1, 26)], omitted=3)
+    assert many.message.splitlines()[0] == "28 problems in the predictions file:"
+    assert many.message.splitlines()[1:] == [f"  line {i}, field 'qid': missing" for i in range(1, 21)] + ["  ... and 8 more"]
+    counted_only = PredictionsError("p.jsonl", [], omitted=5)
+    assert (counted_only.line, counted_only.field, counted_only.omitted) == (None, None, 5)
+    assert counted_only.message == "5 problems in the predictions file:\n  ... and 5 more"
+
+
+def test_check_defaults_and_passes_on_its_options(tmp_path):
+    split = small_split()
+    lines = good_lines()
+    lines[0]["candidates"].append({"video_id": "y", "start": 0.0, "end": 1.0})
+    path = write_lines(tmp_path / "p.jsonl", lines, {"format": "vcval-predictions", "version": 1})
+    corpus = {**split.videos, "y": Video("y", 10.0)}
+    assert check_predictions(path, split, corpus).arrays.video_ids == ("g1", "g2", "x", "y")
+    assert validate_predictions(path, split, corpus) == []
+    with pytest.raises(PredictionsError, match="outside the question's gold video"):
+        check_predictions(path, split, corpus, task="localization")
+    with pytest.raises(InputError, match="larger than the size limit of 100 bytes"):
+        check_predictions(path, split, corpus, max_bytes=100)
+    path = write_lines(tmp_path / "p.jsonl", good_lines()[:2], HEADER)
+    with pytest.raises(PredictionsError, match="have no line"):
+        check_predictions(path, split)
+    assert check_predictions(path, split, allow_missing=True).arrays.missing == ("q3",)
+
+
+def test_check_counts_the_problems_past_the_first_thousand(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", [{"qid": f"z{i}", "candidates": []} for i in range(1005)], HEADER)
+    with pytest.raises(PredictionsError) as caught:
+        check_predictions(path, small_split(), allow_missing=True)
+    assert caught.value.path == str(path) and len(caught.value.problems) == 1000 and caught.value.omitted == 5
+
+
+def test_a_header_split_alias_names_the_checked_split(tmp_path):
+    assert problems_of(tmp_path, good_lines(), header={**HEADER, "split": "val"}, split_name="validation") == []
+    problem = only(problems_of(tmp_path, good_lines(), header={**HEADER, "split": "val"}))
+    assert (problem.line, problem.field) == (1, "split")
+
+
+@pytest.mark.parametrize("field, written, value, message", [
+    ("end", "20.0", 10**400, "inf: expected a finite number of seconds"),
+    ("start", "10.0", -(10**400), "-inf: expected a finite number of seconds")])
+def test_integers_beyond_a_double_are_refused_as_infinite(tmp_path, field, written, value, message):
+    lines = [json.dumps(line) for line in good_lines()]
+    lines[0] = lines[0].replace(f'"{field}": {written}', f'"{field}": {value}', 1)
+    problem = only(problems_of(tmp_path, lines))
+    assert (problem.line, problem.field, problem.message) == (2, f"candidates[0].{field}", message)
