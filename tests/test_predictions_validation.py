@@ -13,9 +13,10 @@ from benchmark.predictions import (
     PredictionsError,
     Problem,
     check_predictions,
+    load_predictions,
     validate_predictions,
 )
-from benchmark.records import Video
+from benchmark.records import Annotation, SplitData, Video
 from tests.scoring_helpers import good_lines, small_split, write_lines
 
 HEADER = {"format": "vcval-predictions", "version": 1, "task": "corpus"}
@@ -58,13 +59,20 @@ def test_not_json_or_not_an_object(tmp_path, raw, message):
     assert problem.line == 3 and message in problem.message
 
 
-@pytest.mark.parametrize("header, field", [({"format": "tvr", "version": 1}, "format"),
-                                           ({"format": "vcval-predictions", "version": 2}, "version"),
-                                           ({"format": "vcval-predictions", "version": 1, "task": "x"}, "task"),
-                                           ({"format": "vcval-predictions", "version": 1, "split": "val"}, "split")])
-def test_bad_header(tmp_path, header, field):
+@pytest.mark.parametrize("header, field, message", [
+    ({"format": "tvr", "version": 1}, "format", "unknown format 'tvr', expected 'vcval-predictions'"),
+    ({"format": "vcval-predictions", "version": 2}, "version", "unsupported version 2, this scorer reads version 1"),
+    ({"format": "vcval-predictions", "version": True}, "version", "unsupported version True, this scorer reads version 1"),
+    ({"format": "vcval-predictions", "version": 1, "task": "x"}, "task",
+     "unknown task 'x', expected one of ['corpus', 'localization']"),
+    ({"format": "vcval-predictions", "version": 1, "split": "val"}, "split",
+     "the header names split 'val', but the file is checked against 'test'"),
+    ({"format": "vcval-predictions", "version": 1, "dataset": 1}, "dataset", "expected a string, got 1"),
+    ({"format": "vcval-predictions", "version": 1, "split": ["test"]}, "split", "expected a string, got ['test']"),
+    ({"format": "vcval-predictions", "version": 1, "system": None}, "system", "expected a string, got None")])
+def test_bad_header(tmp_path, header, field, message):
     problem = only(problems_of(tmp_path, good_lines(), header=header))
-    assert (problem.line, problem.field) == (1, field)
+    assert (problem.line, problem.qid, problem.field, problem.message) == (1, None, field, message)
 
 
 @pytest.mark.parametrize("qid, message", [(None, "missing"), (7, "expected a string")])
@@ -121,14 +129,16 @@ def test_unknown_video(tmp_path):
     assert (problem.line, problem.field) == (3, "candidates[1].video_id") and "'elsewhere'" in problem.message
 
 
-@pytest.mark.parametrize("field, value", [("start", "NaN"), ("end", "Infinity"), ("start", "-Infinity"),
-                                          ("end", "1e400"), ("end", "1" + "0" * 400)])
-def test_non_finite_numbers(tmp_path, field, value):
+@pytest.mark.parametrize("field, value, shown", [("start", "NaN", "nan"), ("end", "Infinity", "inf"),
+                                                 ("start", "-Infinity", "-inf"), ("end", "1e400", "inf"),
+                                                 ("end", "1" + "0" * 400, "inf")])
+def test_non_finite_numbers(tmp_path, field, value, shown):
     path = write_lines(tmp_path / "p.jsonl", good_lines(), HEADER)
     original = '"start": 10.0' if field == "start" else '"end": 20.0'
     path.write_text(path.read_text().replace(original, f'"{field}": {value}'))
     problem = only(validate_predictions(path, small_split()))
-    assert (problem.line, problem.field) == (2, f"candidates[0].{field}") and "finite" in problem.message
+    assert (problem.line, problem.field) == (2, f"candidates[0].{field}")
+    assert problem.message == f"{shown}: expected a finite number of seconds"
 
 
 @pytest.mark.parametrize("field, value", [("start", "10"), ("end", None), ("start", True), ("video_id", 3)])
@@ -138,26 +148,50 @@ def test_wrong_types(tmp_path, field, value):
     assert "expected" in problem.message
 
 
-@pytest.mark.parametrize("start, end, field, message", [(-1.0, 5.0, "start", "negative"),
-                                                       (20.0, 10.0, "end", "before start"),
-                                                       (10.0, 101.5, "end", "beyond the video's duration")])
+@pytest.mark.parametrize("start, end, field, message", [
+    (-1.0, 5.0, "start", "-1.0: negative: expected a time >= 0 s"),
+    (20.0, 10.0, "end", "10.0 is before start: expected end >= start (20.0)"),
+    (10.0, 101.5, "end", "101.5 s is beyond the video's duration (+1 s tolerance) of 100.0 s")])
 def test_bad_spans(tmp_path, start, end, field, message):
     lines = with_candidate("end", end)
     lines[0]["candidates"][0]["start"] = start
     problem = only(problems_of(tmp_path, lines))
-    assert (problem.line, problem.qid, problem.field) == (2, "q1", f"candidates[0].{field}")
-    assert message in problem.message
+    assert (problem.line, problem.qid, problem.field, problem.message) == (2, "q1", f"candidates[0].{field}", message)
 
 
 def test_end_within_the_duration_tolerance_is_valid(tmp_path):
     assert problems_of(tmp_path, with_candidate("end", 100.9)) == []
+    assert problems_of(tmp_path, with_candidate("end", 101.0)) == []  # exactly the duration + 1 s
+
+
+def test_a_split_of_one_video(tmp_path):
+    split = SplitData("test", (Annotation("q1", "how", "g1", 10.0, 30.0, 100.0),), {"g1": Video("g1", 100.0)})
+    path = write_lines(tmp_path / "p.jsonl", [{"qid": "q1", "candidates": [{"video_id": "g1", "start": 0, "end": 1}]}])
+    assert validate_predictions(path, split) == []
+
+
+def test_gold_videos_outside_the_given_corpus_are_accepted_without_a_duration(tmp_path):
+    split = small_split()
+    corpus = {"g1": split.videos["g1"], "x": split.videos["x"]}
+    path = write_lines(tmp_path / "p.jsonl", [{"qid": "q2", "candidates": [{"video_id": "g2", "start": 0, "end": 500}]}])
+    loaded = load_predictions(path, split, corpus, allow_missing=True)
+    assert loaded.problems == [] and loaded.arrays.video_ids == ("g1", "x", "g2")
+    assert loaded.arrays.codes.tolist() == [[-1], [2], [-1]]
+
+
+def test_load_reports_missing_questions_by_default_after_the_lines(tmp_path):
+    path = write_lines(tmp_path / "p.jsonl", ["{", good_lines()[0]])
+    loaded = load_predictions(path, small_split())
+    assert [(p.line, p.field) for p in loaded.problems] == [(1, None), (None, "qid")]
+    assert loaded.problems[1].message == ("2 question(s) of split 'test' have no line: 'q2', 'q3' "
+                                          "(pass --allow-missing to score them 0)")
 
 
 def test_localization_candidate_outside_the_gold_video(tmp_path):
     header = {**HEADER, "task": "localization"}
     problems = problems_of(tmp_path, good_lines(), header=header)
     assert [(p.line, p.field) for p in problems] == [(2, "candidates[1].video_id"), (3, "candidates[0].video_id")]
-    assert "gold video" in problems[0].message
+    assert problems[0].message == "outside the question's gold video: a localization-task candidate must lie in it"
     assert problems_of(tmp_path, good_lines(), header=HEADER, task="localization") != []
 
 
