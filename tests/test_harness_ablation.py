@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from benchmark.ablation import grid_from_mapping, load_grid, run_grid
+from benchmark.ablation.publish import relative_paths
 from benchmark.errors import ConfigError
 from benchmark.harness.run_folder import RunFolderError
 from benchmark.harness.runner import load_run
@@ -168,3 +170,12 @@ def test_only_runs_some_cells_and_leaves_the_others_for_the_whole_grid(tiny_benc
     assert main(["ablate", str(path), "--data-dir", str(tiny_data_dir), "--out", str(out), "--only", "overlap/wide",
                  "--resume", "--no-track"]) == 0
     assert "2 of the grid's 6 cells done (run now or kept); no table was written" in capsys.readouterr().out
+
+
+def test_published_manifests_name_no_path_of_the_machine():
+    roots = {"<data>": Path("/data/tvqa"), "<runs>": Path("/scratch/runs")}
+    recorded = {"data_dir": "/data/tvqa", "out": ["/scratch/runs/cell/seed-42", "relative/stays"],
+                "config": {"out_dir": "/home/someone/models/curve-1024", "encoder": "all-MiniLM-L6-v2", "n": 3}}
+    assert relative_paths(recorded, roots) == {
+        "data_dir": "<data>", "out": ["<runs>/cell/seed-42", "relative/stays"],
+        "config": {"out_dir": "<local>/curve-1024", "encoder": "all-MiniLM-L6-v2", "n": 3}}

@@ -4,8 +4,9 @@ published already, and ``ablation.json`` names them.
 
 What is written depends only on the run folders: predictions are gzipped without a timestamp, and every
 absolute path in a copied manifest is rewritten relative to the experiment's roots (``<data>/...`` under
-the data folder, ``<runs>/...`` under the grid's run folder), so publishing the same runs again gives the
-same bytes, and nothing names the machine it ran on. ``vcval score`` reads each ``.jsonl.gz`` as it is.
+the data folder, ``<runs>/...`` under the grid's run folder, and ``<local>/NAME`` for a path under neither,
+such as a cell's ``out_dir`` set elsewhere: only its last component is kept), so publishing the same runs
+again gives the same bytes, and nothing names the machine it ran on. ``vcval score`` reads each ``.jsonl.gz`` as it is.
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ def publish(result: GridResult, results_dir: Path, data_dir: Path) -> Path:
     return results_dir
 
 
+LOCAL_ROOT = "<local>"
+
+
 def relative_paths(value: Any, roots: Mapping[str, Path]) -> Any:
     """``value`` with every string that is an absolute path under one of ``roots`` written as
-    ``<root name>/relative/path``."""
+    ``<root name>/relative/path``, and every other absolute path as ``<local>/<its last component>``."""
     if isinstance(value, Mapping):
         return {key: relative_paths(item, roots) for key, item in value.items()}
     if isinstance(value, list):
@@ -68,6 +72,7 @@ def relative_paths(value: Any, roots: Mapping[str, Path]) -> Any:
             if path == root or root in path.parents:
                 relative = path.relative_to(root).as_posix()
                 return name if relative == "." else f"{name}/{relative}"
+        return f"{LOCAL_ROOT}/{Path(value).name}"
     return value
 
 
