@@ -13,8 +13,9 @@ import pytest
 from benchmark.comparison import compare, compare_per_query
 from benchmark.errors import InputError
 from benchmark.evaluate_metric import METRIC_PATH
-from benchmark.predictions import CandidateArrays, arrays_from_predictions
-from benchmark.records import Candidate, Prediction
+from benchmark.metrics.suite import metric_keys
+from benchmark.predictions import CandidateArrays, PredictionsError, arrays_from_predictions
+from benchmark.records import Annotation, Candidate, Prediction, SplitData, Video
 from benchmark.scoring import (
     SCORER_VERSION,
     ScoreFile,
@@ -26,6 +27,7 @@ from benchmark.scoring import (
     split_fingerprint,
     write_per_query,
 )
+from benchmark.stats import bootstrap_ci
 from tests.scoring_helpers import good_lines, small_split, write_lines
 
 
@@ -260,3 +262,82 @@ def test_a_score_file_that_is_not_an_object_or_has_no_meta_object_is_named():
         ScoreFile.from_mapping([], "s.json")
     with pytest.raises(ScoreFileError, match=r"^s.json: field 'meta.scorer_version' is missing$"):
         ScoreFile.from_mapping({"meta": "1"}, "s.json")
+
+
+def localization_lines() -> list[dict]:
+    return [{"qid": "q1", "candidates": [{"video_id": "g1", "start": 0, "end": 5}, {"video_id": "g1", "start": 10, "end": 30}]},
+            {"qid": "q2", "candidates": [{"video_id": "g2", "start": 0, "end": 50}]},
+            {"qid": "q3", "candidates": []}]
+
+
+def test_score_takes_the_task_from_the_header_and_scores_it(tmp_path):
+    header = {"format": "vcval-predictions", "version": 1, "task": "localization"}
+    report = score(write_lines(tmp_path / "p.jsonl", localization_lines(), header), small_split(), bootstrap=0)
+    assert report.meta["options"]["task"] == "localization" and tuple(report.metrics) == metric_keys("localization")
+    assert report.metrics["loc_mIoU"] == pytest.approx(100 / 3)  # the first span only: 0, 1, 0
+    as_corpus = score(write_lines(tmp_path / "c.jsonl", localization_lines()), small_split(), bootstrap=0)
+    assert as_corpus.meta["options"]["task"] == "corpus" and tuple(as_corpus.metrics) == metric_keys("corpus")
+    assert as_corpus.metrics["loc_mIoU"] == report.metrics["loc_mIoU"]
+
+
+def test_score_passes_its_corpus_and_task_to_the_file_check(tmp_path):
+    split = small_split()
+    lines = good_lines()
+    lines[0]["candidates"].append({"video_id": "y", "start": 0.0, "end": 1.0})
+    path = write_lines(tmp_path / "p.jsonl", lines)
+    corpus = {**split.videos, "y": Video("y", 10.0)}
+    assert score(path, split, corpus=corpus, bootstrap=0).metrics["video_R1"] == pytest.approx(100 / 3)
+    with pytest.raises(PredictionsError, match="unknown video 'y'"):
+        score(path, split, bootstrap=0)
+    with pytest.raises(PredictionsError, match="outside the question's gold video"):
+        score(path, split, corpus=corpus, task="localization", bootstrap=0)
+
+
+def test_score_defaults_and_its_seeded_intervals(tmp_path):
+    values = [Prediction("q1", (Candidate("g1", 10, 20),)), Prediction("q2", (Candidate("x", 0, 5),)),
+              Prediction("q3", (Candidate("g1", 60, 65),))]
+    default = score(values, small_split())
+    assert default.meta["options"] == {"task": "corpus", "video_rank": "distinct", "bootstrap": 1000, "seed": 0,
+                                       "confidence": 0.95, "allow_missing": False}
+    assert default.meta["split"] == "test" and default.meta["predictions_sha256"] is None
+    seeded = score(values, small_split(), bootstrap=50, seed=5)
+    keys = list(seeded.metrics)
+    intervals = bootstrap_ci(np.column_stack([seeded.values(key) for key in keys]), 50, 5)
+    assert seeded.ci == {key: [intervals[0, c], intervals[1, c]] for c, key in enumerate(keys)}
+    assert seeded.ci != score(values, small_split(), bootstrap=50, seed=6).ci
+
+
+def test_per_query_rows_name_the_gold_then_every_metric(report):
+    row = report.per_query[0]
+    assert list(row)[:7] == ["qid", "gold_video", "gold_start", "gold_end", "gold_video_rank",
+                             "answer_length_bucket", "video_length_bucket"]
+    assert list(row)[7:] == list(metric_keys("corpus"))
+    assert (row["qid"], row["gold_video"], row["gold_start"], row["gold_end"]) == ("q1", "g1", 10.0, 30.0)
+
+
+def test_an_empty_split_scores_zero_without_intervals():
+    report = score([], SplitData("test", (), {}), bootstrap=20)
+    assert report.n_questions == 0 and report.per_query == []
+    assert all(value == 0.0 for value in report.metrics.values())
+    assert all(math.isnan(low) and math.isnan(high) for low, high in report.ci.values())
+    assert report.slices == {"answer_length": {}, "video_length": {}}
+
+
+def test_a_score_file_keeps_a_missing_interval_as_null():
+    assert ScoreFile(metrics={"a": 1.0}, ci={"a": None}, n_questions=1, meta={}).to_dict()["ci"] == {"a": None}
+
+
+def test_the_split_fingerprint_hashes_each_question_as_a_json_line():
+    split = small_split()
+    expected = hashlib.sha256()
+    for a in split.annotations:
+        expected.update((json.dumps([a.qid, a.video_id, a.start, a.end, a.video_duration]) + "\n").encode())
+    assert split_fingerprint(split) == expected.hexdigest()
+    moved = SplitData("test", (Annotation("q1", "how to one", "g1", 11.0, 30.0, 100.0), *split.annotations[1:]),
+                      split.videos)
+    assert split_fingerprint(moved) != split_fingerprint(split)
+
+
+def test_per_query_files_are_plain_json_lines_whatever_their_name(report, tmp_path):
+    path = write_per_query(tmp_path / "per_query.jsonl.gz", report)
+    assert [json.loads(line)["qid"] for line in path.read_text().splitlines()] == ["q1", "q2", "q3"]

@@ -177,3 +177,10 @@ def test_the_paired_interval_is_the_percentiles_of_the_bootstrapped_differences(
     result = paired_test(a, np.zeros(40), n_resamples=2000, seed=6)
     boot = _reference_means(a, 2000, seed=6)
     assert result.ci == pytest.approx(tuple(np.percentile(boot, [2.5, 97.5])), rel=1e-12)
+
+
+def test_bootstrap_defaults_are_1000_resamples_from_seed_0():
+    values = np.random.default_rng(7).normal(size=(50, 2))
+    assert np.array_equal(bootstrap_means(values), bootstrap_means(values, 1000, 0))
+    assert np.array_equal(bootstrap_ci(values), bootstrap_ci(values, 1000, 0))
+    assert not np.array_equal(bootstrap_ci(values), bootstrap_ci(values, 1000, 1))
