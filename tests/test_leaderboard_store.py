@@ -20,6 +20,7 @@ from benchmark.scoring import score
 from leaderboard.entry import ENTRY_FILES, PerQuery, SubmissionInfo, read_entry
 from leaderboard.store import (
     SubmissionStore,
+    _content_sha256,
     publish_run,
     read_checked_entry,
     rescore_check,
@@ -638,3 +639,19 @@ def test_a_file_validated_by_the_caller_is_stored_with_its_provenance(tiny_bench
         tiny_benchmark.name, tiny_benchmark.fingerprint, entry.meta.protocol, entry.meta.protocol_hash)
     assert meta["options"]["task"] == "corpus" and meta["options"]["bootstrap"] == 1000
     assert entry.metrics == pytest.approx(score(path, split, bootstrap=0).metrics)
+
+
+def test_the_content_hash_refuses_a_folder_and_admits_exactly_its_size_limit(tmp_path):
+    with pytest.raises(InputError) as caught:
+        _content_sha256(tmp_path)
+    assert (caught.value.message, caught.value.path) == ("a folder, not a predictions file", str(tmp_path))
+    content = b'{"qid": "q1", "candidates": []}\n'
+    plain, packed = tmp_path / "p.jsonl", tmp_path / "p.jsonl.gz"
+    plain.write_bytes(content)
+    packed.write_bytes(gzip.compress(content))
+    for path in (plain, packed):
+        assert _content_sha256(path, max_bytes=len(content)) == hashlib.sha256(content).hexdigest()
+        with pytest.raises(InputError) as caught:
+            _content_sha256(path, max_bytes=len(content) - 1)
+        assert (caught.value.message, caught.value.path) == (
+            f"larger than {len(content) - 1} bytes (after decompression)", str(path))
