@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+import leaderboard.store
 from benchmark.errors import DataError, InputError
 from benchmark.hashing import file_sha256
 from benchmark.predictions import PredictionsError
@@ -655,3 +656,27 @@ def test_the_content_hash_refuses_a_folder_and_admits_exactly_its_size_limit(tmp
             _content_sha256(path, max_bytes=len(content) - 1)
         assert (caught.value.message, caught.value.path) == (
             f"larger than {len(content) - 1} bytes (after decompression)", str(path))
+
+
+def test_the_content_hash_counts_every_block_and_names_what_it_cannot_read(tmp_path, monkeypatch):
+    big = tmp_path / "big.jsonl"
+    big.write_bytes(b" " * (3 << 19))  # one and a half blocks of 1 MiB
+    with pytest.raises(InputError, match=r"^.*larger than 1258291 bytes \(after decompression\)$"):
+        _content_sha256(big, max_bytes=1258291)
+    absent = tmp_path / "absent.jsonl"
+    with pytest.raises(InputError) as caught:
+        _content_sha256(absent)
+    assert (caught.value.message, caught.value.path) == ("no such file", str(absent))
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(gzip.compress(b'{"qid": "q1", "candidates": []}\n' * 50)[:30])
+    with pytest.raises(InputError) as caught:
+        _content_sha256(broken)
+    assert (caught.value.message, caught.value.path) == (
+        "cannot be read: Compressed file ended before the end-of-stream marker was reached", str(broken))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(leaderboard.store, "open", refuse, raising=False)
+    with pytest.raises(InputError) as caught:
+        _content_sha256(big)
+    assert (caught.value.message, caught.value.path) == ("cannot be read: Permission denied", str(big))
