@@ -33,12 +33,19 @@ class _MutantTimeout(Exception):
     """Raised by the alarm inside a test: the mutant loops (mutmut counts a timeout as killed)."""
 
 
+_alarm_rang = False
+
+
 def _on_alarm(signum, frame):
+    global _alarm_rang
+    _alarm_rang = True
     raise _MutantTimeout("the mutant ran past its time limit")
 
 
 def run_mutant(name: str, test_files: list[str], timeout_s: int) -> str:
     """``killed``, ``survived`` or ``timeout`` for one mutant against ``test_files``."""
+    global _alarm_rang
+    _alarm_rang = False
     os.environ["MUTANT_UNDER_TEST"] = name
     signal.alarm(timeout_s)
     try:
@@ -49,6 +56,8 @@ def run_mutant(name: str, test_files: list[str], timeout_s: int) -> str:
     finally:
         signal.alarm(0)
         os.environ["MUTANT_UNDER_TEST"] = ""
+    if _alarm_rang:  # the alarm fired inside a test, which pytest then counted as failed
+        return "timeout"
     if exit_code == pytest.ExitCode.OK:
         return "survived"
     if exit_code == pytest.ExitCode.TESTS_FAILED:
