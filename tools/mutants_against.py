@@ -42,14 +42,14 @@ def _on_alarm(signum, frame):
     raise _MutantTimeout("the mutant ran past its time limit")
 
 
-def run_mutant(name: str, test_files: list[str], timeout_s: int) -> str:
+def run_mutant(name: str, test_files: list[str], timeout_s: int, markers: str = "not slow") -> str:
     """``killed``, ``survived`` or ``timeout`` for one mutant against ``test_files``."""
     global _alarm_rang
     _alarm_rang = False
     os.environ["MUTANT_UNDER_TEST"] = name
     signal.alarm(timeout_s)
     try:
-        exit_code = pytest.main([*test_files, "-x", "-q", "-p", "no:cacheprovider", "-m", "not slow",
+        exit_code = pytest.main([*test_files, "-x", "-q", "-p", "no:cacheprovider", "-m", markers,
                                  "--no-header", "--tb=no", "-o", "console_output_style=classic"])
     except _MutantTimeout:
         return "timeout"
@@ -73,11 +73,13 @@ def _done(out: Path) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tests", nargs="+", help="test files (paths relative to the repository)")
+    parser.add_argument("tests", nargs="+", help="test files or node ids (relative to the repository)")
     parser.add_argument("--names", type=Path, required=True, help="a file of mutant names, one per line")
     parser.add_argument("--out", type=Path, required=True, help="JSON Lines results, appended to")
     parser.add_argument("--mutants", type=Path, default=Path("mutants"), help="mutmut's copy (default: mutants)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per mutant (default: 120)")
+    parser.add_argument("--markers", default="not slow",
+                        help="pytest -m expression (default: 'not slow'; '' runs the slow tests too)")
     args = parser.parse_args(argv)
 
     names = [line.strip() for line in args.names.read_text().splitlines() if line.strip()]
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     os.chdir(mutants)
     sys.path.insert(0, str(mutants))
     signal.signal(signal.SIGALRM, _on_alarm)
-    clean = run_mutant("", args.tests, args.timeout)
+    clean = run_mutant("", args.tests, args.timeout, args.markers)
     if clean != "survived":
         raise SystemExit(f"the tests fail without a mutant ({clean}): fix them first")
     todo = [name for name in names if name not in done]
@@ -97,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     with out.open("a") as handle:
         for index, name in enumerate(todo, 1):
             began = time.monotonic()
-            result = run_mutant(name, args.tests, args.timeout)
+            result = run_mutant(name, args.tests, args.timeout, args.markers)
             record = {"mutant": name, "result": result, "seconds": round(time.monotonic() - began, 2)}
             handle.write(json.dumps(record) + "\n")
             handle.flush()
