@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import re
 import time
@@ -19,7 +21,7 @@ from benchmark.systems import System, TrainingData
 from ccgs.catalog import SYSTEMS
 from ccgs.config import CCGSConfig, preset
 from ccgs.system import CCGSSystem
-from ccgs.training import Trainer
+from ccgs.training import EpochProgress, Trainer, TrainingState
 from tests.ccgs_support import tiny_encoder
 from vcval.main import main
 
@@ -70,14 +72,30 @@ def test_tiny_preset_trains_on_tiny_data_and_predicts(tiny_data_dir, tiny_benchm
     assert any(pieces) and not all(pieces)
 
 
+@contextlib.contextmanager
+def counting_batches():
+    """The batches trained inside the block (one ``Trainer._loss`` call each)."""
+    batches: list[int] = []
+    original = Trainer._loss
+
+    def counted(self, *args, **kwargs):
+        batches.append(1)
+        return original(self, *args, **kwargs)
+    Trainer._loss = counted
+    try:
+        yield batches
+    finally:
+        Trainer._loss = original
+
+
 @pytest.mark.slow
-def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmark, tmp_path):
+def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmark, tmp_path, caplog):
     encoder = str(tiny_encoder(tiny_data_dir))
     config = preset("tiny", **SMALL)
     straight = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "straight")
     straight.fit(_data(tiny_benchmark))
 
-    killed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed")
+    killed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed", resume=True)  # nothing to resume yet
     calls = []
 
     def die_in_second_epoch(split):
@@ -87,12 +105,23 @@ def test_resumed_run_ends_like_an_uninterrupted_one(tiny_data_dir, tiny_benchmar
         return CCGSSystem.validation_score(killed, split)
 
     killed.validation_score = die_in_second_epoch
-    with pytest.raises(KeyboardInterrupt):
+    with caplog.at_level(logging.INFO, logger="ccgs.training"), pytest.raises(KeyboardInterrupt):
         killed.fit(_data(tiny_benchmark))
-    assert [p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()] == ["epoch-001"]
+    checkpoints = tmp_path / "resumed" / "checkpoints"
+    assert f"no checkpoint in {checkpoints}: starting from scratch" in caplog.messages
+    assert [p.name for p in checkpoints.iterdir()] == ["epoch-001"]
+    assert (checkpoints / "epoch-001" / "model.safetensors").is_file()  # safetensors, never a pickle
 
+    caplog.clear()
     resumed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed", resume=True)
-    resumed.fit(_data(tiny_benchmark))
+    validated = []
+    resumed.validation_score = lambda split: validated.append(split.name) or CCGSSystem.validation_score(resumed, split)
+    with counting_batches() as batches, caplog.at_level(logging.INFO, logger="ccgs.training"):
+        resumed.fit(_data(tiny_benchmark))
+    assert f"resumed from {checkpoints / 'epoch-001'} (epoch 1 done, 0 batches of the next)" in caplog.messages
+    assert (len(batches), len(validated)) == (16 // 4, 1)  # epoch 2 only: a restart would train and check both
+    assert (resumed.training_state.best_epoch, resumed.training_state.best_score) == \
+           (straight.training_state.best_epoch, straight.training_state.best_score)
     assert [vars(r)["loss"] for r in resumed.training_state.history] == \
            [vars(r)["loss"] for r in straight.training_state.history]
     assert [r.validation for r in resumed.training_state.history] == \
@@ -134,7 +163,9 @@ def test_run_resumed_inside_an_epoch_ends_like_an_uninterrupted_one(tiny_data_di
     assert [p.name for p in (tmp_path / "resumed" / "checkpoints").iterdir()] == ["epoch-000-batch-000002"]
 
     resumed = CCGSSystem(config, encoder=encoder, out_dir=tmp_path / "resumed", resume=True)
-    resumed.fit(_data(tiny_benchmark))
+    with counting_batches() as batches:
+        resumed.fit(_data(tiny_benchmark))
+    assert len(batches) == 2 + 4  # the rest of epoch 1 and all of epoch 2: a restart would train 8
     assert [r.loss for r in resumed.training_state.history] == [r.loss for r in straight.training_state.history]
     assert [r.examples for r in resumed.training_state.history] == [16, 16]
     weights_a = load_file(tmp_path / "straight" / "last" / "model.safetensors")
@@ -404,3 +435,11 @@ def test_vcval_run_ccgs_says_where_a_protocol_setting_replaced_the_preset(tiny_d
     line = "max_len 1300 from protocol medvidcqa-paper; preset tiny: 256"
     assert f"setting {line}" in capsys.readouterr().err
     assert line in json.loads((out / "manifest.json").read_text())["value_sources"]
+
+
+def test_a_training_state_without_progress_reads_as_at_an_epoch_boundary():
+    """States written before mid-epoch checkpoints have no ``progress``."""
+    state = TrainingState(2, 1, 55.0, [], EpochProgress())
+    raw = json.loads(state.to_json())
+    del raw["progress"]
+    assert TrainingState.from_json(json.dumps(raw)) == state
