@@ -196,7 +196,7 @@ def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: RunM
     from mlflow.entities import Metric, Param, RunTag
 
     client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment_id(client, experiment)
+    experiment_id = _experiment_id(client, experiment, local_artifact_root(uri))
     run = client.create_run(experiment_id, run_name=run_name, tags=run_tags(manifest))
     run_id = run.info.run_id
     try:
@@ -216,7 +216,16 @@ def _log(uri: str, experiment: str, run_name: str, run_dir: Path, manifest: RunM
     return run_id
 
 
-def _experiment_id(client, name: str) -> str:
+def local_artifact_root(uri: str) -> str | None:
+    """Where a new experiment of a local SQLite store keeps its artifacts: ``mlruns/`` beside the database
+    (MLflow's own default is ``./mlruns`` in the working folder, wherever the database is). None for a
+    server, which decides itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlruns").resolve().as_uri()
+
+
+def _experiment_id(client, name: str, artifact_location: str | None = None) -> str:
     """The experiment's id, creating it if needed (another process may create it at the same moment)."""
     from mlflow.exceptions import MlflowException
 
@@ -224,7 +233,7 @@ def _experiment_id(client, name: str) -> str:
     if found is not None:
         return found.experiment_id
     try:
-        return client.create_experiment(name)
+        return client.create_experiment(name, artifact_location=artifact_location)
     except MlflowException:
         found = client.get_experiment_by_name(name)
         if found is None:

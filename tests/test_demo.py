@@ -8,7 +8,8 @@ import json
 from vcval.main import main
 
 
-def test_demo_runs_tracks_publishes_and_renders(tmp_path, capsys):
+def test_demo_runs_tracks_publishes_and_renders(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--size", "tiny", "--systems", "random,bm25+window,oracle+window"]) == 0
     printed = capsys.readouterr().out
@@ -20,7 +21,8 @@ def test_demo_runs_tracks_publishes_and_renders(tmp_path, capsys):
     assert "| random |" in board and "bm25\\+window" in board and "oracle\\+window" in board  # Markdown-escaped
     assert "synthetic-tiny test" in board
     assert list((out / "leaderboard").rglob("*.png")) and (out / "leaderboard" / "leaderboard.html").exists()
-    assert (out / "mlflow.db").exists()
+    assert (out / "mlflow.db").exists() and list((out / "mlruns").rglob("scores.json"))
+    assert [path.name for path in tmp_path.iterdir()] == ["demo"]  # nothing outside --out, MLflow's artifacts included
     assert len([p for p in (out / "submissions").iterdir() if p.is_dir()]) == 3
 
 

@@ -211,3 +211,17 @@ def test_a_read_only_sqlite_store_fails_over_in_seconds_with_one_line(tiny_bench
     assert float((logs / "slept").read_text()) < 5  # no retries with back-off (MLflow's take about 100 s)
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("WARNING: the MLflow tracking store") and "cannot write the SQLite database" in done.stderr
+
+
+def test_a_store_elsewhere_keeps_the_artifacts_beside_it(tiny_benchmark, tmp_path, monkeypatch, migrated_store):
+    """MLflow's own default puts a SQLite store's artifacts in ./mlruns of whatever folder the run starts in."""
+    work, store = tmp_path / "work", tmp_path / "store"
+    work.mkdir()
+    store.mkdir()
+    monkeypatch.chdir(work)
+    shutil.copy(migrated_store, store / "mlflow.db")
+    result = run_system("overlap", tiny_benchmark, tmp_path / "run", tracking_uri=f"sqlite:///{store / 'mlflow.db'}",
+                        echo=False)
+    assert result.tracking.logged
+    assert list(work.iterdir()) == []
+    assert [path.name for path in (store / "mlruns").rglob("predictions.jsonl")] == ["predictions.jsonl"]
