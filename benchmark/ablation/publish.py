@@ -6,7 +6,8 @@ What is written depends only on the run folders: predictions are gzipped without
 absolute path in a copied manifest is rewritten relative to the experiment's roots (``<data>/...`` under
 the data folder, ``<runs>/...`` under the grid's run folder, and ``<local>/NAME`` for a path under neither,
 such as a cell's ``out_dir`` set elsewhere: only its last component is kept), so publishing the same runs
-again gives the same bytes, and nothing names the machine it ran on. ``vcval score`` reads each ``.jsonl.gz`` as it is.
+again gives the same bytes, and nothing names the machine it ran on. ``vcval score`` reads each ``.jsonl.gz``
+as it is.
 """
 
 from __future__ import annotations
